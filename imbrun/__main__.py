@@ -1,0 +1,3 @@
+from imbrun.cli import main
+
+main()

@@ -1,0 +1,65 @@
+"""What the CLI shows: live epoch progress and the per-class summary tables."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from imbrun.runs import RunDir
+
+
+@contextmanager
+def training_progress(console: Console, epochs: int, quiet: bool):
+    """Yields an on_epoch(row) callback updating a progress bar with the live loss and validation macro-F1."""
+    if quiet:
+        yield None
+        return
+    progress = Progress(TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TextColumn("{task.fields[info]}"),
+                        TimeElapsedColumn(), console=console, transient=False)
+    task = progress.add_task("train", total=epochs, info="")
+
+    def on_epoch(row: dict) -> None:
+        info = (f"loss {row['train_loss']:.4f}  val_loss {row['val_loss']:.4f}  "
+                f"val macro-F1 {row['val_macro_f1']:.4f}")
+        progress.update(task, completed=row["epoch"], info=info)
+
+    with progress:
+        yield on_epoch
+
+
+def per_class_table(metrics: dict, title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("class", "precision", "recall", "f1", "support"):
+        table.add_column(column, justify="left" if column == "class" else "right")
+    for name, values in metrics["test"]["per_class"].items():
+        table.add_row(name, f"{values['precision']:.4f}", f"{values['recall']:.4f}", f"{values['f1']:.4f}",
+                      str(values["support"]))
+    return table
+
+
+def _overall_line(metrics: dict) -> str:
+    o = metrics["test"]["overall"]
+    return (f"macro-F1 {o['macro_f1']:.4f}  balanced acc {o['balanced_accuracy']:.4f}  "
+            f"accuracy {o['accuracy']:.4f}  MCC {o['mcc']:.4f}  G-mean {o['gmean']:.4f}")
+
+
+def print_run_summary(console: Console, run: RunDir, quiet: bool) -> None:
+    metrics = run.read_json("metrics.json")
+    if not quiet:
+        console.print(per_class_table(metrics, f"Test split (best epoch {metrics['best_epoch']} of "
+                                               f"{metrics['epochs_run']})"))
+        console.print(_overall_line(metrics))
+    console.print(f"run: {run.path}", highlight=False, soft_wrap=True)
+
+
+def print_eval_summary(console: Console, out: RunDir, metrics: dict, matches: bool | None, quiet: bool) -> None:
+    if not quiet:
+        console.print(per_class_table(metrics, "Evaluation"))
+        console.print(_overall_line(metrics))
+        if matches is not None:
+            console.print("matches the stored metrics.json" if matches else
+                          "[red]differs from the stored metrics.json[/red]")
+    console.print(f"eval: {out.path}", highlight=False, soft_wrap=True)

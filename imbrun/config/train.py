@@ -1,0 +1,60 @@
+"""The `split`, `preprocess` and `train` sections."""
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from imbrun.config.base import Section
+
+
+class SplitConfig(Section):
+    """How rows are divided into train / validation / test (stratified by class)."""
+
+    test_size: float = Field(0.2, gt=0.0, lt=1.0)
+    val_size: float = Field(0.1, gt=0.0, lt=1.0)
+    stratify: bool = True
+    seed: int | None = None
+    group_by: str | None = None
+
+    @model_validator(mode="after")
+    def _leave_rows_to_train(self):
+        if self.test_size + self.val_size >= 1.0:
+            raise ValueError(f"test_size + val_size must be < 1, got {self.test_size} + {self.val_size}")
+        return self
+
+
+class NormalizeConfig(Section):
+    """Feature scaling, fitted on the training split only."""
+
+    kind: Literal["none", "minmax", "standard", "scale"] = "none"
+    factor: float = 1.0
+    per: Literal["feature", "global"] = "feature"
+
+
+class PreprocessConfig(Section):
+    """Fitted on the training split; applied identically to validation, test and `evaluate`."""
+
+    impute: Literal["mean", "median", "zero", "none"] = "mean"
+    normalize: NormalizeConfig = NormalizeConfig()
+
+
+class EarlyStopping(Section):
+    """Stop when `monitor` has not improved for `patience` epochs; the best epoch's weights are kept."""
+
+    monitor: Literal["val_loss", "val_macro_f1", "val_balanced_accuracy", "val_accuracy", "val_gmean"] = "val_loss"
+    patience: int = Field(10, ge=1)
+    min_delta: float = Field(0.0, ge=0.0)
+
+
+class TrainConfig(Section):
+    epochs: int = Field(20, ge=1)
+    batch_size: int = Field(64, ge=1)
+    lr: float = Field(1e-3, gt=0.0)
+    optimizer: Literal["adam", "adamw", "sgd", "rmsprop", "nadam", "adadelta"] = "adam"
+    weight_decay: float = Field(0.0, ge=0.0)
+    momentum: float = Field(0.9, ge=0.0, lt=1.0)
+    grad_clip: float | None = Field(None, gt=0.0)
+    early_stopping: EarlyStopping | None = None
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int | None = Field(None, ge=1)
+    eval_batch_size: int = Field(4096, ge=1)

@@ -1,0 +1,88 @@
+"""Re-score a saved run: reload model + preprocessing, rebuild the test split (or read other data), score it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from imbrun.artifacts import write_scores
+from imbrun.config import load_config, validate_config
+from imbrun.data import load_data
+from imbrun.data.base import LoadedData
+from imbrun.data.split import split_data
+from imbrun.device import resolve_device
+from imbrun.errors import ImbrunError
+from imbrun.models import build_model
+from imbrun.preprocess import Preprocessor
+from imbrun.runs import RunDir
+from imbrun.train import predict_proba
+
+
+def load_trained(run: RunDir, device: torch.device):
+    """(config, model in eval mode, preprocessor, class names) from a run folder; never executes its code."""
+    cfg = validate_config(yaml.safe_load(run.file("config.yaml").read_text(encoding="utf-8")),
+                          source=str(run.file("config.yaml")))
+    meta = run.read_json("model.json")
+    model = build_model(cfg.model, tuple(meta["input_shape"]), len(meta["class_names"]))
+    state = torch.load(run.file("model.pt"), map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    with np.load(run.file("preprocess.npz"), allow_pickle=False) as saved:
+        pre = Preprocessor.from_state(cfg.preprocess, dict(saved))
+    return cfg, model.to(device).eval(), pre, meta
+
+
+def evaluate_run(run_path: str | Path, data: str | None = None) -> tuple[RunDir, dict, bool | None]:
+    """Score the run's model; returns (eval folder, metrics, whether they equal the stored test metrics).
+
+    Without `data` the run's own test split is rebuilt from its config. With `data` (a CSV path or a config
+    YAML), every row of that data is scored (for a config with a test file, its test file); classes are
+    matched by name.
+    """
+    run = RunDir.open(run_path)
+    device = resolve_device("cpu")
+    cfg, model, pre, meta = load_trained(run, device)
+    class_names = meta["class_names"]
+    if data is None:
+        test = split_data(load_data(cfg.data), cfg.split, cfg.seed).test
+        row_ids, y, X = test.row_ids, test.y, test.X
+    else:
+        other = _load_other(cfg, data)
+        row_ids, y, X = other.row_ids, _remap(other, class_names, data), other.X
+    if tuple(X.shape[1:]) != tuple(meta["input_shape"]):
+        raise ImbrunError(f"{data or run.path}: the model expects rows of shape {tuple(meta['input_shape'])}, "
+                          f"the data has {tuple(X.shape[1:])}")
+    probs = predict_proba(model, pre.transform(X, "evaluation"), cfg.train.eval_batch_size, device)
+    out = RunDir.create(run.path / "eval", "test" if data is None else Path(data).stem)
+    metrics = write_scores(out, class_names, (row_ids, y, probs.argmax(1)), probs,
+                           extra={"run": str(run.path), "data": data or "run test split",
+                                  "time": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    matches = None
+    if data is None:
+        stored = run.read_json("metrics.json")["test"]
+        matches = stored["confusion_matrix"] == metrics["test"]["confusion_matrix"] and \
+            stored["overall"] == metrics["test"]["overall"]
+    out.set_status("completed")
+    return out, metrics, matches
+
+
+def _load_other(cfg, data: str) -> LoadedData:
+    if data.endswith((".yaml", ".yml")):
+        loaded = load_data(load_config(data).data)
+        return loaded.test if loaded.test is not None else loaded
+    if cfg.data.kind != "csv":
+        raise ImbrunError(f"--data {data}: a bare file can only replace a csv data source; pass a config YAML")
+    section = cfg.data.model_copy(update={"path": data, "test_path": None})
+    return load_data(section)
+
+
+def _remap(other: LoadedData, class_names: list[str], source: str) -> np.ndarray:
+    """Codes of `other` re-expressed in the run's class order, matching classes by name."""
+    unknown = sorted(set(other.class_names) - set(class_names))
+    if unknown:
+        raise ImbrunError(f"{source}: classes {unknown} were not in the training data (classes: {class_names})")
+    mapping = np.array([class_names.index(name) for name in other.class_names], dtype=np.int64)
+    return mapping[other.y]

@@ -1,0 +1,102 @@
+"""RunDir: the only code that reads or writes a run folder. Every file is written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from imbrun.errors import ImbrunError
+
+REQUIRED_FILES = ("config.yaml", "metrics.json", "model.pt", "model.json", "preprocess.npz", "status.json")
+
+
+def atomic_write(path: Path, write: Callable[[Any], None], binary: bool = False) -> None:
+    """Write through a temp file in the same folder, then rename: readers never see a partial file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8",
+                       newline=None if binary else "") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class RunDir:
+    """A run folder: runs/<YYYYmmdd-HHMMSS>_<name>/ with config, metrics, model and history."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    @classmethod
+    def create(cls, runs_dir: str | Path, name: str, now: float | None = None) -> RunDir:
+        """A new, empty folder; never reuses an existing one (a suffix -2, -3, ... is added instead)."""
+        runs_dir = Path(runs_dir)
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+        base = f"{stamp}_{name}"
+        for attempt in range(1, 1000):
+            path = runs_dir / (base if attempt == 1 else f"{base}-{attempt}")
+            try:
+                path.mkdir()  # atomic: fails if another process took this name first
+                return cls(path)
+            except FileExistsError:
+                continue
+        raise ImbrunError(f"{runs_dir}: could not find a free run folder name for {base!r}")
+
+    @classmethod
+    def open(cls, path: str | Path, require: tuple[str, ...] = REQUIRED_FILES) -> RunDir:
+        """An existing run folder with the files `evaluate`/`compare` need; one line naming what is missing."""
+        run = cls(path)
+        if not run.path.is_dir():
+            raise ImbrunError(f"{run.path}: run folder not found")
+        missing = [name for name in require if not (run.path / name).is_file()]
+        if missing:
+            raise ImbrunError(f"{run.path}: not a complete run folder, missing {', '.join(missing)}")
+        return run
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    # writing
+    def write_text(self, name: str, text: str) -> None:
+        atomic_write(self.file(name), lambda h: h.write(text))
+
+    def write_json(self, name: str, obj: Any) -> None:
+        self.write_text(name, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+    def write_frame(self, name: str, frame) -> None:
+        atomic_write(self.file(name), lambda h: frame.to_csv(h, index=False, lineterminator="\n"))
+
+    def write_bytes(self, name: str, save: Callable[[Any], None]) -> None:
+        atomic_write(self.file(name), save, binary=True)
+
+    def set_status(self, state: str, **extra: Any) -> None:
+        self.write_json("status.json", {"status": state, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **extra})
+
+    # reading
+    def read_json(self, name: str) -> Any:
+        try:
+            return json.loads(self.file(name).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ImbrunError(f"{self.file(name)}: unreadable ({exc.__class__.__name__}: {exc})") from None
+
+    def status(self) -> str:
+        return self.read_json("status.json").get("status", "unknown") if self.file("status.json").is_file() \
+            else "unknown"
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,146 @@
+"""fit() and predict(): a plain training loop. Strategies plug in through the loss and the sampler only."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from imbrun.config.train import TrainConfig
+from imbrun.errors import ImbrunError
+from imbrun.metrics import confusion, summary
+
+OPTIMIZERS = {
+    "adam": lambda p, c: torch.optim.Adam(p, lr=c.lr, weight_decay=c.weight_decay),
+    "adamw": lambda p, c: torch.optim.AdamW(p, lr=c.lr, weight_decay=c.weight_decay),
+    "sgd": lambda p, c: torch.optim.SGD(p, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay),
+    "rmsprop": lambda p, c: torch.optim.RMSprop(p, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay),
+    "nadam": lambda p, c: torch.optim.NAdam(p, lr=c.lr, weight_decay=c.weight_decay),
+    "adadelta": lambda p, c: torch.optim.Adadelta(p, lr=c.lr, weight_decay=c.weight_decay),
+}
+
+_DIVERGENCE_HINT = ("usual causes: a learning rate too high (try train.lr 10x lower) or unnormalised inputs "
+                    "(set preprocess.normalize.kind: standard)")
+
+
+@dataclass
+class FitResult:
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    stopped_early: bool = False
+
+
+def fit(model: nn.Module, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray],
+        loss_fn: nn.Module, cfg: TrainConfig, *, seed: int, device: torch.device,
+        draw_epoch: Callable[[torch.Generator], torch.Tensor] | None = None,
+        on_epoch: Callable[[dict], None] | None = None) -> FitResult:
+    """Train `model` in place; with early stopping the best epoch's weights are restored at the end.
+
+    `draw_epoch(generator)` returns the training row indices of one epoch (a sampler); default: a shuffle.
+    """
+    X = torch.as_tensor(train[0], device=device)
+    y = torch.as_tensor(train[1], device=device)
+    loss_fn = loss_fn.to(device)
+    optimizer = OPTIMIZERS[cfg.optimizer](model.parameters(), cfg)
+    generator = torch.Generator().manual_seed(seed)
+    stopper = _EarlyStopper(cfg)
+    result = FitResult()
+    for epoch in range(1, cfg.epochs + 1):
+        started = time.perf_counter()
+        if hasattr(loss_fn, "on_epoch_start"):
+            loss_fn.on_epoch_start(epoch)
+        # forward, backward, update over one epoch of batches
+        order = draw_epoch(generator) if draw_epoch else torch.randperm(len(y), generator=generator)
+        train_loss = _train_epoch(model, X, y, order.to(device), loss_fn, optimizer, cfg, epoch)
+        # evaluate on validation
+        val_logits = predict_logits(model, val[0], cfg.eval_batch_size, device)
+        row = {"epoch": epoch, "train_loss": train_loss, **_val_scores(val_logits, val[1], loss_fn, device),
+               "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - started}
+        result.history.append(row)
+        if on_epoch:
+            on_epoch(row)
+        # termination conditions
+        if stopper.update(row, model):
+            result.stopped_early = True
+            break
+    result.best_epoch = stopper.restore(model) or len(result.history)
+    return result
+
+
+def _train_epoch(model, X, y, order, loss_fn, optimizer, cfg: TrainConfig, epoch: int) -> float:
+    model.train()
+    total, seen = 0.0, 0
+    for batch, start in enumerate(range(0, len(order), cfg.batch_size), start=1):
+        idx = order[start:start + cfg.batch_size]
+        loss = loss_fn(model(X[idx]), y[idx])
+        if not torch.isfinite(loss):
+            raise ImbrunError(f"train: the loss became {loss.item()} at epoch {epoch}, batch {batch}; "
+                              f"{_DIVERGENCE_HINT}", exit_code=1)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip:
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        total += loss.item() * len(idx)
+        seen += len(idx)
+    return total / max(seen, 1)
+
+
+def _val_scores(logits: torch.Tensor, y_val: np.ndarray, loss_fn: nn.Module, device) -> dict:
+    target = torch.as_tensor(y_val, device=logits.device)
+    with torch.no_grad():
+        val_loss = float(loss_fn(logits, target)) if len(target) else float("nan")
+    scores = summary(confusion(y_val, logits.argmax(1).cpu().numpy(), logits.shape[1]))
+    return {"val_loss": val_loss, "val_macro_f1": scores["macro_f1"],
+            "val_balanced_accuracy": scores["balanced_accuracy"], "val_accuracy": scores["accuracy"],
+            "val_gmean": scores["gmean"]}
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, X: np.ndarray, batch_size: int, device: torch.device) -> torch.Tensor:
+    """Logits (n, n_classes) in eval mode, in batches; the model is put back in its previous mode."""
+    was_training = model.training
+    model.eval()
+    X = torch.as_tensor(X)
+    out = [model(X[i:i + batch_size].to(device)) for i in range(0, len(X), batch_size)]
+    model.train(was_training)
+    return torch.cat(out) if out else torch.empty(0, 0)
+
+
+def predict_proba(model: nn.Module, X: np.ndarray, batch_size: int, device: torch.device) -> np.ndarray:
+    """Class probabilities (n, n_classes) as float64 numpy."""
+    return torch.softmax(predict_logits(model, X, batch_size, device).double(), dim=1).cpu().numpy()
+
+
+class _EarlyStopper:
+    """Tracks the monitored value; keeps a copy of the best weights."""
+
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg.early_stopping
+        self.best_value: float | None = None
+        self.best_epoch = 0
+        self.best_state: dict | None = None
+        self.waited = 0
+
+    def update(self, row: dict, model: nn.Module) -> bool:
+        """Record an epoch; True when training should stop."""
+        if self.cfg is None:
+            return False
+        value = row[self.cfg.monitor]
+        sign = 1.0 if self.cfg.monitor == "val_loss" else -1.0  # lower loss is better, higher scores are
+        if self.best_value is None or sign * (self.best_value - value) > self.cfg.min_delta:
+            self.best_value, self.best_epoch, self.waited = value, row["epoch"], 0
+            self.best_state = copy.deepcopy(model.state_dict())
+            return False
+        self.waited += 1
+        return self.waited >= self.cfg.patience
+
+    def restore(self, model: nn.Module) -> int:
+        if self.best_state is not None:
+            model.load_state_dict(self.best_state)
+        return self.best_epoch
