@@ -43,7 +43,7 @@ def fit(model: nn.Module, train: tuple[np.ndarray, np.ndarray], val: tuple[np.nd
 
     `draw_epoch(generator)` returns the training row indices of one epoch (a sampler); default: a shuffle.
     """
-    X = torch.as_tensor(train[0], device=device)
+    X = torch.as_tensor(train[0], dtype=torch.float32, device=device)
     y = torch.as_tensor(train[1], device=device)
     loss_fn = loss_fn.to(device)
     optimizer = OPTIMIZERS[cfg.optimizer](model.parameters(), cfg)
@@ -59,7 +59,7 @@ def fit(model: nn.Module, train: tuple[np.ndarray, np.ndarray], val: tuple[np.nd
         train_loss = _train_epoch(model, X, y, order.to(device), loss_fn, optimizer, cfg, epoch)
         # evaluate on validation
         val_logits = predict_logits(model, val[0], cfg.eval_batch_size, device)
-        row = {"epoch": epoch, "train_loss": train_loss, **_val_scores(val_logits, val[1], loss_fn, device),
+        row = {"epoch": epoch, "train_loss": train_loss, **_val_scores(val_logits, val[1], loss_fn),
                "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - started}
         result.history.append(row)
         if on_epoch:
@@ -91,7 +91,7 @@ def _train_epoch(model, X, y, order, loss_fn, optimizer, cfg: TrainConfig, epoch
     return total / max(seen, 1)
 
 
-def _val_scores(logits: torch.Tensor, y_val: np.ndarray, loss_fn: nn.Module, device) -> dict:
+def _val_scores(logits: torch.Tensor, y_val: np.ndarray, loss_fn: nn.Module) -> dict:
     target = torch.as_tensor(y_val, device=logits.device)
     with torch.no_grad():
         val_loss = float(loss_fn(logits, target)) if len(target) else float("nan")
@@ -106,7 +106,7 @@ def predict_logits(model: nn.Module, X: np.ndarray, batch_size: int, device: tor
     """Logits (n, n_classes) in eval mode, in batches; the model is put back in its previous mode."""
     was_training = model.training
     model.eval()
-    X = torch.as_tensor(X)
+    X = torch.as_tensor(X, dtype=torch.float32)
     out = [model(X[i:i + batch_size].to(device)) for i in range(0, len(X), batch_size)]
     model.train(was_training)
     return torch.cat(out) if out else torch.empty(0, 0)

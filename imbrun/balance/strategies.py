@@ -45,7 +45,7 @@ def build_focal(cfg, y: np.ndarray, class_names: list[str]) -> BalancePlan:
     if isinstance(alpha, list) and len(alpha) != len(class_names):
         raise ImbrunError(f"balance.alpha: expected {len(class_names)} values (one per class {class_names}), "
                           f"got {len(alpha)}")
-    return BalancePlan(FocalLoss(gamma=cfg.gamma, alpha=alpha),
+    return BalancePlan(FocalLoss(gamma=cfg.gamma, alpha=alpha, n_classes=len(class_names)),
                        record={"strategy": "focal", "gamma": cfg.gamma, "alpha": alpha})
 
 

@@ -1,0 +1,58 @@
+"""Shared test setup: one torch thread (small ops run far slower with two on 2-core machines)."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+try:
+    import torch
+
+    torch.set_num_threads(1)
+except ImportError:  # pragma: no cover - torch is a hard dependency
+    pass
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """../shared/data beside the checkout; skipped where it is absent (it is present in CI)."""
+    if not SHARED_DATA.is_dir():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{SHARED_DATA} is missing under CI")
+        pytest.skip("../shared/data is not beside this checkout")
+    return SHARED_DATA
+
+
+def write_blobs_csv(path: Path, counts=(40, 12, 6), features: int = 4, seed: int = 0, header: bool = True) -> Path:
+    """A tiny imbalanced table: one Gaussian blob per class (well separated), label in the last column."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for label, count in enumerate(counts):
+        centre = np.zeros(features)
+        centre[label % features] = 4.0
+        for x in rng.normal(centre, 1.0, size=(count, features)):
+            rows.append(",".join(f"{v:.5f}" for v in x) + f",c{label}")
+    order = rng.permutation(len(rows))
+    lines = ([",".join([f"f{i}" for i in range(features)] + ["label"])] if header else []) + [rows[i] for i in order]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def tiny_config(csv_path: Path, **sections) -> dict:
+    """A raw config dict for the blobs table: few epochs, small model."""
+    raw = {
+        "name": "tiny",
+        "seed": 0,
+        "data": {"kind": "csv", "path": str(csv_path), "label": "label"},
+        "split": {"test_size": 0.25, "val_size": 0.2},
+        "preprocess": {"normalize": {"kind": "standard"}},
+        "model": {"kind": "dense", "hidden": [16]},
+        "train": {"epochs": 3, "batch_size": 16, "lr": 0.01},
+    }
+    raw.update(sections)
+    return raw
