@@ -19,15 +19,21 @@ def training_progress(console: Console, epochs: int, quiet: bool):
         return
     progress = Progress(TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TextColumn("{task.fields[info]}"),
                         TimeElapsedColumn(), console=console, transient=False)
-    task = progress.add_task("train", total=epochs, info="")
+    task = None
 
     def on_epoch(row: dict) -> None:
+        nonlocal task
+        if task is None:  # shown from the first epoch on, so a data error never leaves a stray bar
+            progress.start()
+            task = progress.add_task("train", total=epochs, info="")
         info = (f"loss {row['train_loss']:.4f}  val_loss {row['val_loss']:.4f}  "
                 f"val macro-F1 {row['val_macro_f1']:.4f}")
         progress.update(task, completed=row["epoch"], info=info)
 
-    with progress:
+    try:
         yield on_epoch
+    finally:
+        progress.stop()
 
 
 def per_class_table(metrics: dict, title: str) -> Table:

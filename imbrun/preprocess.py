@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from imbrun.config.train import PreprocessConfig
@@ -58,11 +60,13 @@ class Preprocessor:
 
 
 def _fill_values(X: np.ndarray, impute: str) -> np.ndarray | None:
-    if impute == "none" or not np.isnan(X).any():
+    if impute == "none":
         return None
     if impute == "zero":
         return np.zeros(X.shape[1:], dtype=np.float32)
-    fill = np.nanmedian(X, axis=0) if impute == "median" else np.nanmean(X, axis=0)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column: "mean of empty slice"
+        fill = np.nanmedian(X, axis=0) if impute == "median" else np.nanmean(X, axis=0)
     return np.nan_to_num(fill, nan=0.0).astype(np.float32)  # an all-missing column falls back to 0
 
 

@@ -22,10 +22,40 @@ class CsvData(Section):
     test_path: str | None = None
     header: bool | Literal["auto"] = "auto"
     sep: str = ","
+    quote: str = Field('"', min_length=1, max_length=1)
     label: str | int = -1
     features: list[str | int] | None = None
     drop: list[str | int] = []
     categorical: list[str | int] | Literal["auto"] = "auto"
     missing: list[str] = ["", "?", "NaN", "nan", "NA"]
     sequence: SequenceLayout | None = None
-    group_column: str | int | None = None
+
+
+class MnistData(Section):
+    """MNIST or Fashion-MNIST IDX files: keep chosen classes, cap or thin them, relabel."""
+
+    kind: Literal["mnist"] = "mnist"
+    path: str = "data/mnist"
+    variant: Literal["mnist", "fashion"] = "mnist"
+    part: Literal["train", "test", "both"] = "test"
+    classes: list[int] | None = None
+    per_class: dict[int, int | float] | None = None  # a cap (int) or a fraction (float <= 1) per class
+    relabel: dict[int, int] | None = None
+    class_names: list[str] | None = None
+    subset_seed: int = 0
+    test_from_rest: bool = False  # the rows of the kept classes that per_class left out become the test set
+    flatten: bool = True
+    scale: float = 1 / 255
+    download: bool = False
+
+
+class EcgBeatsData(Section):
+    """MIT-BIH Arrhythmia heartbeats cut from WFDB records into 187-sample windows, AAMI classes N/S/V/F/Q."""
+
+    kind: Literal["ecg_beats"] = "ecg_beats"
+    path: str = "data/mitdb"
+    records: list[str] | None = None
+    annotations_path: str | None = None
+    channel: int = Field(0, ge=0)
+    drop_paced: bool = False
+    download: bool = False

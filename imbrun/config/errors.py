@@ -58,6 +58,7 @@ def _message(err: dict, path: list[str], raw: dict, root: type[BaseModel]) -> st
         return "required key is missing"
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         expected = [t.strip(" '") for t in err.get("ctx", {}).get("expected_tags", "").split(",") if t.strip()]
+        expected = expected or _kinds_at(root, path, raw)
         if kind == "union_tag_not_found":
             return f"missing key 'kind'; expected one of: {', '.join(expected)}"
         tag = str(err["ctx"]["tag"])
@@ -93,6 +94,26 @@ def _known_keys(root: type[BaseModel], path: list[str], raw: Any) -> list[str]:
             return []
         model = chosen[0]
     return list(model.model_fields)
+
+
+def _kinds_at(root: type[BaseModel], path: list[str], raw: Any) -> list[str]:
+    """The `kind` values a swappable section at `path` accepts (pydantic omits them when `kind` is missing)."""
+    if not path:
+        return []
+    parent = root
+    known = _known_keys(root, path[:-1], raw)
+    if path[-1] not in known:
+        return []
+    if len(path) > 1:  # find the parent model class by following the same route as _known_keys
+        node = raw
+        for seg in path[:-1]:
+            node = node.get(seg) if isinstance(node, dict) else None
+            members = _section_types(parent.model_fields[seg].annotation)
+            tag = node.get("kind") if isinstance(node, dict) else None
+            parent = next((m for m in members if len(members) == 1 or
+                           getattr(m.model_fields.get("kind"), "default", None) == tag), members[0])
+    members = _section_types(parent.model_fields[path[-1]].annotation)
+    return [m.model_fields["kind"].default for m in members if "kind" in m.model_fields]
 
 
 def _section_types(annotation: Any) -> list[type[BaseModel]]:

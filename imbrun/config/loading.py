@@ -80,6 +80,9 @@ def _set_path(raw: dict[str, Any], parts: list[str], value: Any, item: str) -> N
     for depth, part in enumerate(parts[:-1]):
         if isinstance(node, list):
             node = node[_list_index(node, part, item)]
+            if not isinstance(node, (dict, list)):
+                raise ImbrunError(f"--set {item!r}: '{'.'.join(parts[:depth + 1])}' is a value ({node!r}), "
+                                  f"not a section")
             continue
         child = node.get(part)
         if not isinstance(child, (dict, list)):

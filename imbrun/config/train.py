@@ -27,7 +27,7 @@ class NormalizeConfig(Section):
     """Feature scaling, fitted on the training split only."""
 
     kind: Literal["none", "minmax", "standard", "scale"] = "none"
-    factor: float = 1.0
+    factor: float = 1.0  # kind: scale multiplies by it, e.g. 0.00392156862745098 (1/255) for 0..255 pixels
     per: Literal["feature", "global"] = "feature"
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 from imbrun.config.train import SplitConfig
 from imbrun.data.base import LoadedData
@@ -35,25 +35,73 @@ class Splits:
     val: Part
     test: Part
     class_names: list[str]
+    warnings: list[str] = field(default_factory=list)
 
 
 def split_data(data: LoadedData, cfg: SplitConfig, seed: int) -> Splits:
-    """Stratified train/val/test split; a user-given test file replaces the test share."""
+    """Stratified train/val/test split; a user-given test file replaces the test share.
+
+    With groups (split.group_by), every group lands in exactly one split (stratified where possible).
+    """
     seed = cfg.seed if cfg.seed is not None else seed
     whole = Part(data.X, data.y, data.row_ids, data.groups)
     index = np.arange(len(whole))
+    split = _group_split if data.groups is not None else _split
+    extra = (data.groups,) if data.groups is not None else ()
     if data.test is not None:
-        train_idx, val_idx = _split(index, data.y, cfg.val_size, cfg.stratify, seed, data.class_names, "validation")
+        train_idx, val_idx = split(index, data.y, *extra, cfg.val_size, cfg.stratify, seed, data.class_names,
+                                   "validation")
         test = Part(data.test.X, data.test.y, data.test.row_ids, data.test.groups)
     else:
-        rest_idx, test_idx = _split(index, data.y, cfg.test_size, cfg.stratify, seed, data.class_names, "test")
+        rest_idx, test_idx = split(index, data.y, *extra, cfg.test_size, cfg.stratify, seed, data.class_names,
+                                   "test")
         val_share = cfg.val_size / (1.0 - cfg.test_size)
-        train_idx, val_idx = _split(rest_idx, data.y[rest_idx], val_share, cfg.stratify, seed + 1,
-                                    data.class_names, "validation")
+        rest_extra = (data.groups[rest_idx],) if extra else ()
+        inner_train, inner_val = split(np.arange(len(rest_idx)), data.y[rest_idx], *rest_extra, val_share,
+                                       cfg.stratify, seed + 1, data.class_names, "validation")
+        train_idx, val_idx = rest_idx[inner_train], rest_idx[inner_val]
         test = whole.take(test_idx)
     splits = Splits(whole.take(np.sort(train_idx)), whole.take(np.sort(val_idx)), test, data.class_names)
     _check_training_classes(splits)
+    _warn_shared_groups(splits)
     return splits
+
+
+def splits_record(splits: Splits) -> dict:
+    """splits.json: rows and class counts per split, which groups went where, and any warnings."""
+    record = {}
+    for name in ("train", "val", "test"):
+        part = getattr(splits, name)
+        counts = np.bincount(part.y, minlength=len(splits.class_names)).tolist()
+        record[name] = {"rows": len(part), "class_counts": dict(zip(splits.class_names, counts))}
+        if part.groups is not None:
+            record[name]["groups"] = sorted(map(str, np.unique(part.groups)))
+    return {**record, "warnings": splits.warnings}
+
+
+def _group_split(index, y, groups, share, stratify, seed, class_names, what):
+    """Whole groups to each side: the first fold of a (stratified) group k-fold with k = round(1 / share)."""
+    n_groups = len(np.unique(groups))
+    folds = max(2, int(round(1.0 / share)))
+    if n_groups < folds:
+        raise ImbrunError(f"split.group_by: {n_groups} groups cannot give a {what} share of {share:.3g} "
+                          f"(needs at least {folds} groups)")
+    if stratify:
+        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    else:
+        from sklearn.model_selection import GroupKFold
+        splitter = GroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    keep, held = next(splitter.split(index, y, groups))
+    return index[keep], index[held]
+
+
+def _warn_shared_groups(splits: Splits) -> None:
+    if splits.train.groups is None or splits.test.groups is None:
+        return
+    shared = sorted(set(map(str, splits.train.groups)) & set(map(str, splits.test.groups)))
+    if shared:
+        splits.warnings.append(f"groups {shared[:10]}{' ...' if len(shared) > 10 else ''} appear in both the "
+                               f"training data and the test file")
 
 
 def _split(index, y, share, stratify, seed, class_names, what):

@@ -91,6 +91,9 @@ def _feature_columns(frame, spec: TableSpec, source, label_col, group_col) -> li
     dropped = {resolve_column(frame, c, source, "drop") for c in spec.drop}
     if spec.features is not None:
         cols = [resolve_column(frame, c, source, "feature") for c in spec.features]
+        for col, role in ((label_col, "the label"), (group_col, "the group column")):
+            if col is not None and col in cols:
+                raise ImbrunError(f"{source}: feature column {str(col)!r} is {role}; remove it from data.features")
     else:
         cols = [c for c in frame.columns if c != label_col and c != group_col and c not in dropped]
     if not cols:
@@ -101,18 +104,21 @@ def _feature_columns(frame, spec: TableSpec, source, label_col, group_col) -> li
 def _encode_features(frame, cols, spec: TableSpec, source, categories):
     explicit = None if spec.categorical == "auto" else {resolve_column(frame, c, source, "categorical")
                                                         for c in spec.categorical}
+    fitted = categories is not None  # encoding a test table: reuse the training table's decisions
     categories = dict(categories or {})
     blocks, names = [], []
     for col in cols:
         values = frame[col]
         numeric = pd.to_numeric(values, errors="coerce")
         bad = numeric.isna() & values.notna()
-        is_categorical = (col in explicit) if explicit is not None else (str(col) in categories or
-                                                                         (bad.any() and numeric.isna().all()))
+        if explicit is not None:
+            is_categorical = col in explicit
+        else:
+            is_categorical = str(col) in categories or (not fitted and bad.any() and numeric.isna().all())
         if is_categorical:
             cats = categories.setdefault(str(col), sorted(values.dropna().astype(str).unique()))
-            codes = pd.Categorical(values.astype("string"), categories=cats)
-            blocks.append(np.eye(len(cats), dtype=np.float32)[codes.codes] * (codes.codes >= 0)[:, None])
+            codes = pd.Index(cats).get_indexer(values.astype(str).where(values.notna(), None))  # -1: unseen
+            blocks.append(np.eye(len(cats), dtype=np.float32)[codes] * (codes >= 0)[:, None])
             names += [f"{col}={c}" for c in cats]
             continue
         if bad.any():
