@@ -25,7 +25,8 @@ def per_class(cm: np.ndarray) -> dict[str, np.ndarray]:
 def summary(cm: np.ndarray) -> dict[str, float]:
     """Accuracy, balanced accuracy, macro/weighted F1, MCC and G-mean of a confusion matrix.
 
-    Balanced accuracy and G-mean average over the classes present in y_true (as sklearn and imbalanced-learn do);
+    Balanced accuracy and G-mean average over the classes present in y_true (sklearn; imbalanced-learn with
+    labels= those classes — without it, a class predicted but never true counts as recall 0);
     macro-F1 averages over every class, absent ones counting 0 (sklearn's labels=all, zero_division=0).
     """
     stats = per_class(cm)

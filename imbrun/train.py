@@ -35,13 +35,24 @@ class FitResult:
     stopped_early: bool = False
 
 
+class TrainingInterrupted(Exception):
+    """Raised when a stop was requested (Ctrl-C, SIGTERM); `checkpoint` resumes at the start of `epoch`."""
+
+    def __init__(self, checkpoint: dict):
+        super().__init__(f"interrupted during epoch {checkpoint['epoch']}")
+        self.checkpoint = checkpoint
+
+
 def fit(model: nn.Module, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray],
         loss_fn: nn.Module, cfg: TrainConfig, *, seed: int, device: torch.device,
         draw_epoch: Callable[[torch.Generator], torch.Tensor] | None = None,
-        on_epoch: Callable[[dict], None] | None = None) -> FitResult:
+        on_epoch: Callable[[dict], None] | None = None,
+        stop_requested: Callable[[], bool] | None = None, resume: dict | None = None) -> FitResult:
     """Train `model` in place; with early stopping the best epoch's weights are restored at the end.
 
     `draw_epoch(generator)` returns the training row indices of one epoch (a sampler); default: a shuffle.
+    When `stop_requested()` turns true, TrainingInterrupted carries a checkpoint of the state at the start of
+    the current epoch; `resume=checkpoint` continues from there and ends exactly as an uninterrupted run.
     """
     X = torch.as_tensor(train[0], dtype=torch.float32, device=device)
     y = torch.as_tensor(train[1], device=device)
@@ -50,13 +61,19 @@ def fit(model: nn.Module, train: tuple[np.ndarray, np.ndarray], val: tuple[np.nd
     generator = torch.Generator().manual_seed(seed)
     stopper = _EarlyStopper(cfg)
     result = FitResult()
-    for epoch in range(1, cfg.epochs + 1):
+    first = 1
+    if resume is not None:
+        first = _restore(resume, model, optimizer, generator, stopper, result, draw_epoch)
+    for epoch in range(first, cfg.epochs + 1):
+        snapshot = _snapshot(epoch, model, optimizer, generator, stopper, result, draw_epoch)
         started = time.perf_counter()
         if hasattr(loss_fn, "on_epoch_start"):
             loss_fn.on_epoch_start(epoch)
         # forward, backward, update over one epoch of batches
         order = draw_epoch(generator) if draw_epoch else torch.randperm(len(y), generator=generator)
-        train_loss = _train_epoch(model, X, y, order.to(device), loss_fn, optimizer, cfg, epoch)
+        train_loss = _train_epoch(model, X, y, order.to(device), loss_fn, optimizer, cfg, epoch, stop_requested)
+        if train_loss is None:
+            raise TrainingInterrupted(snapshot)
         # evaluate on validation
         val_logits = predict_logits(model, val[0], cfg.eval_batch_size, device)
         row = {"epoch": epoch, "train_loss": train_loss, **_val_scores(val_logits, val[1], loss_fn),
@@ -68,14 +85,47 @@ def fit(model: nn.Module, train: tuple[np.ndarray, np.ndarray], val: tuple[np.nd
         if stopper.update(row, model):
             result.stopped_early = True
             break
+        if stop_requested and stop_requested() and epoch < cfg.epochs:
+            raise TrainingInterrupted(_snapshot(epoch + 1, model, optimizer, generator, stopper, result,
+                                                draw_epoch))
     result.best_epoch = stopper.restore(model) or len(result.history)
     return result
 
 
-def _train_epoch(model, X, y, order, loss_fn, optimizer, cfg: TrainConfig, epoch: int) -> float:
+def _snapshot(epoch, model, optimizer, generator, stopper, result, draw_epoch) -> dict:
+    """Everything that decides the rest of training, copied (tensors, lists and numbers only)."""
+    return {
+        "epoch": epoch,
+        "model": copy.deepcopy(model.state_dict()),
+        "optimizer": copy.deepcopy(optimizer.state_dict()),
+        "generator": generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "stopper": stopper.state_dict(),
+        "history": copy.deepcopy(result.history),
+        "sampler": copy.deepcopy(draw_epoch.state_dict()) if hasattr(draw_epoch, "state_dict") else None,
+    }
+
+
+def _restore(state: dict, model, optimizer, generator, stopper, result, draw_epoch) -> int:
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    generator.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    stopper.load_state_dict(state["stopper"])
+    result.history = list(state["history"])
+    if state.get("sampler") is not None and hasattr(draw_epoch, "load_state_dict"):
+        draw_epoch.load_state_dict(state["sampler"])
+    return int(state["epoch"])
+
+
+def _train_epoch(model, X, y, order, loss_fn, optimizer, cfg: TrainConfig, epoch: int,
+                 stop_requested: Callable[[], bool] | None) -> float | None:
+    """Mean training loss of one epoch, or None when a stop was requested part-way (the epoch is discarded)."""
     model.train()
     total, seen = 0.0, 0
     for batch, start in enumerate(range(0, len(order), cfg.batch_size), start=1):
+        if stop_requested and stop_requested():
+            return None
         idx = order[start:start + cfg.batch_size]
         loss = loss_fn(model(X[idx]), y[idx])
         if not torch.isfinite(loss):
@@ -139,6 +189,14 @@ class _EarlyStopper:
             return False
         self.waited += 1
         return self.waited >= self.cfg.patience
+
+    def state_dict(self) -> dict:
+        return {"best_value": self.best_value, "best_epoch": self.best_epoch, "waited": self.waited,
+                "best_state": copy.deepcopy(self.best_state)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best_value, self.best_epoch = state["best_value"], state["best_epoch"]
+        self.waited, self.best_state = state["waited"], state["best_state"]
 
     def restore(self, model: nn.Module) -> int:
         if self.best_state is not None:

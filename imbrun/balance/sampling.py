@@ -23,3 +23,9 @@ class WeightedSampler:
         order = torch.multinomial(self.weights, self.epoch_size, replacement=True, generator=generator)
         self.drawn.append(torch.bincount(self.labels[order], minlength=self.n_classes).tolist())
         return order
+
+    def state_dict(self) -> dict:
+        return {"drawn": [list(counts) for counts in self.drawn]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.drawn = [list(counts) for counts in state["drawn"]]

@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_serializer, model_validator
 
 from imbrun.config.base import Section
 
@@ -59,3 +59,45 @@ class EcgBeatsData(Section):
     channel: int = Field(0, ge=0)
     drop_paced: bool = False
     download: bool = False
+
+
+class MysqlData(Section):
+    """MySQL/MariaDB data: a mysqldump .sql file, a tab-separated export, or a live server (url + query/table)."""
+
+    kind: Literal["mysql"] = "mysql"
+    path: str | None = None  # a .sql dump or a TSV export (SELECT ... INTO OUTFILE, mysql --batch)
+    format: Literal["auto", "dump", "tsv"] = "auto"  # auto: .sql -> dump, anything else -> tsv
+    url: str | None = None  # mysql+pymysql://user@host:3306/db; the password belongs in password_env
+    password_env: str | None = None
+    table: str | None = None
+    query: str | None = None
+    header: bool | None = None  # TSV exports: None detects a header line
+    columns: list[str] | None = None  # TSV exports without a header: the column names
+    label: str | int = -1
+    features: list[str | int] | None = None
+    drop: list[str | int] = []
+    categorical: list[str | int] | Literal["auto"] = "auto"
+    sequence: SequenceLayout | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.path is None) == (self.url is None):
+            raise ValueError("give either path (a dump or export file) or url (a live server), not "
+                             + ("both" if self.path else "neither"))
+        if self.url is not None and (self.query is None) == (self.table is None):
+            raise ValueError("a live server needs either table or query")
+        if self.path is not None and self.query is not None:
+            raise ValueError("query applies to a live server (url), not to a file")
+        if self.path is not None and self._is_dump() and self.table is None:
+            raise ValueError("a mysqldump file needs table: the table to read")
+        return self
+
+    def _is_dump(self) -> bool:
+        return self.format == "dump" or (self.format == "auto" and str(self.path).lower().endswith(".sql"))
+
+    @field_serializer("url")
+    def _redacted(self, url: str | None) -> str | None:
+        # config.yaml, logs and reports never see a password written into the URL
+        from imbrun.data.mysql_live import redact_url
+
+        return redact_url(url) if url else url

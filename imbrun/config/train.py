@@ -13,13 +13,19 @@ class SplitConfig(Section):
     test_size: float = Field(0.2, gt=0.0, lt=1.0)
     val_size: float = Field(0.1, gt=0.0, lt=1.0)
     stratify: bool = True
-    seed: int | None = None
+    seed: int | None = None  # default: the experiment's seed
     group_by: str | None = None
+    folds: int | None = Field(None, ge=2)  # k-fold: the test split is fold `fold` of `folds` (test_size unused)
+    fold: int = Field(0, ge=0)
 
     @model_validator(mode="after")
     def _leave_rows_to_train(self):
-        if self.test_size + self.val_size >= 1.0:
+        if self.folds is None and self.test_size + self.val_size >= 1.0:
             raise ValueError(f"test_size + val_size must be < 1, got {self.test_size} + {self.val_size}")
+        if self.folds is not None and self.fold >= self.folds:
+            raise ValueError(f"fold must be below folds ({self.folds}), got {self.fold}")
+        if self.folds is not None and self.val_size >= 1.0 - 1.0 / self.folds:
+            raise ValueError(f"val_size must leave training rows in each fold, got {self.val_size}")
         return self
 
 
@@ -56,5 +62,7 @@ class TrainConfig(Section):
     grad_clip: float | None = Field(None, gt=0.0)
     early_stopping: EarlyStopping | None = None
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    init_seed: int | None = None  # weight initialisation and dropout; default: the experiment's seed
+    shuffle_seed: int | None = None  # batch order and the weighted sampler; default: the experiment's seed
     threads: int | None = Field(None, ge=1)
     eval_batch_size: int = Field(4096, ge=1)

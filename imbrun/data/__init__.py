@@ -44,6 +44,12 @@ def _ecg_beats(cfg, group_by: str | None) -> LoadedData:
     return data
 
 
+def _mysql(cfg, group_by: str | None) -> LoadedData:
+    from imbrun.data.mysql import load_mysql
+
+    return load_mysql(cfg, group_by)
+
+
 def _no_groups(kind: str, group_by: str | None) -> None:
     if group_by is not None:
         raise ImbrunError(f"split.group_by: {kind} data has no group column (got {group_by!r})")
@@ -54,6 +60,7 @@ LOADERS: dict[str, Callable[..., LoadedData]] = {
     "csv": _csv,
     "mnist": _mnist,
     "ecg_beats": _ecg_beats,
+    "mysql": _mysql,
 }
 
 

@@ -53,9 +53,14 @@ def split_data(data: LoadedData, cfg: SplitConfig, seed: int) -> Splits:
                                    "validation")
         test = Part(data.test.X, data.test.y, data.test.row_ids, data.test.groups)
     else:
-        rest_idx, test_idx = split(index, data.y, *extra, cfg.test_size, cfg.stratify, seed, data.class_names,
-                                   "test")
-        val_share = cfg.val_size / (1.0 - cfg.test_size)
+        if cfg.folds is not None:
+            rest_idx, test_idx = _fold(index, data.y, data.groups, cfg, seed, data.class_names)
+            test_share = 1.0 / cfg.folds
+        else:
+            rest_idx, test_idx = split(index, data.y, *extra, cfg.test_size, cfg.stratify, seed, data.class_names,
+                                       "test")
+            test_share = cfg.test_size
+        val_share = cfg.val_size / (1.0 - test_share)
         rest_extra = (data.groups[rest_idx],) if extra else ()
         inner_train, inner_val = split(np.arange(len(rest_idx)), data.y[rest_idx], *rest_extra, val_share,
                                        cfg.stratify, seed + 1, data.class_names, "validation")
@@ -65,6 +70,26 @@ def split_data(data: LoadedData, cfg: SplitConfig, seed: int) -> Splits:
     _check_training_classes(splits)
     _warn_shared_groups(splits)
     return splits
+
+
+def _fold(index, y, groups, cfg: SplitConfig, seed: int, class_names):
+    """(rest, test) for fold `cfg.fold` of a k-fold split: stratified, and grouped when groups are given."""
+    from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
+
+    if groups is not None:
+        splitter = (StratifiedGroupKFold if cfg.stratify else GroupKFold)(cfg.folds, shuffle=True, random_state=seed)
+    else:
+        splitter = (StratifiedKFold if cfg.stratify else KFold)(cfg.folds, shuffle=True, random_state=seed)
+    if cfg.stratify:
+        counts = np.bincount(y, minlength=len(class_names))
+        small = np.flatnonzero((counts > 0) & (counts < cfg.folds))
+        if small.size and groups is None:
+            raise ImbrunError(f"split: class {class_names[small[0]]!r} has {counts[small[0]]} row(s); "
+                              f"{cfg.folds}-fold stratified splitting needs at least {cfg.folds}")
+    if groups is not None and len(np.unique(groups)) < cfg.folds:
+        raise ImbrunError(f"split.group_by: {len(np.unique(groups))} groups cannot make {cfg.folds} folds")
+    rest, test = list(splitter.split(index, y, groups))[cfg.fold]
+    return index[rest], index[test]
 
 
 def splits_record(splits: Splits) -> dict:
