@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from imbrun.calibration import write_probability_quality
 from imbrun.metrics import report
 from imbrun.plots import confusion_png
 from imbrun.runs import RunDir
@@ -40,5 +41,6 @@ def write_scores(run: RunDir, class_names: list[str], test: tuple[np.ndarray, np
                     .rename_axis("true\\pred").reset_index())
     confusion_png(cm, class_names, run.file("confusion_matrix.png"), title="test")
     run.write_frame("predictions.csv", predictions_frame(row_ids, y_true, y_pred, probs, class_names))
+    test_block["probability"] = write_probability_quality(run, y_true, probs, class_names)  # AUCs, ECE, figures
     run.write_json("metrics.json", metrics)
     return metrics

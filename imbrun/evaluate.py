@@ -10,12 +10,14 @@ import torch
 import yaml
 
 from imbrun.artifacts import write_scores
+from imbrun.balance import predictor_from_spec
 from imbrun.config import load_config, validate_config
 from imbrun.data import load_data
 from imbrun.data.base import LoadedData
 from imbrun.data.split import split_data
 from imbrun.device import resolve_device
 from imbrun.errors import ImbrunError
+from imbrun.metrics import report
 from imbrun.models import build_model
 from imbrun.preprocess import Preprocessor
 from imbrun.runs import RunDir
@@ -27,7 +29,9 @@ def load_trained(run: RunDir, device: torch.device):
     cfg = validate_config(yaml.safe_load(run.file("config.yaml").read_text(encoding="utf-8")),
                           source=str(run.file("config.yaml")))
     meta = run.read_json("model.json")
-    model = build_model(cfg.model, tuple(meta["input_shape"]), len(meta["class_names"]))
+    shape = tuple(meta["input_shape"])  # the predictor: one model, or e.g. cascade stages (model.json's spec)
+    model = predictor_from_spec(meta.get("predictor"), lambda k: build_model(cfg.model, shape, k),
+                                len(meta["class_names"]))
     state = torch.load(run.file("model.pt"), map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     with np.load(run.file("preprocess.npz"), allow_pickle=False) as saved:
@@ -47,7 +51,7 @@ def evaluate_run(run_path: str | Path, data: str | None = None) -> tuple[RunDir,
     cfg, model, pre, meta = load_trained(run, device)
     class_names = meta["class_names"]
     if data is None:
-        test = split_data(load_data(cfg.data), cfg.split, cfg.seed).test
+        test = split_data(load_data(cfg.data, cfg.split.group_by), cfg.split, cfg.seed).test
         row_ids, y, X = test.row_ids, test.y, test.X
     else:
         other = _load_other(cfg, data)
@@ -86,3 +90,67 @@ def _remap(other: LoadedData, class_names: list[str], source: str) -> np.ndarray
         raise ImbrunError(f"{source}: classes {unknown} were not in the training data (classes: {class_names})")
     mapping = np.array([class_names.index(name) for name in other.class_names], dtype=np.int64)
     return mapping[other.y]
+
+
+POSTHOC_KINDS = ("logit_adjust", "threshold")
+
+
+def evaluate_posthoc(run_path: str | Path, kind: str, tau: float = 1.0,
+                     metric: str = "macro_f1") -> tuple[RunDir, dict, None]:
+    """Score the run's checkpoint on its test split after a post-hoc correction, in a new eval folder.
+
+    "logit_adjust": logits - tau * log(training prior) (Menon et al. 2021); the training class counts come
+    from the run's balance.json. "threshold": per-class offsets on log p tuned on the run's validation
+    split to maximise `metric` (balance.posthoc.tune_thresholds), then applied to the test split.
+    Nothing is retrained; the run folder itself is never changed.
+    Example: evaluate_posthoc("runs/20240101-120000_none", "logit_adjust", tau=1.0)
+    """
+    from imbrun.balance.posthoc import logit_adjust, tune_thresholds
+    from imbrun.train import predict_logits
+
+    if kind not in POSTHOC_KINDS:
+        raise ImbrunError(f"--posthoc {kind}: unknown correction; known: {', '.join(POSTHOC_KINDS)}")
+    run = RunDir.open(run_path)
+    device = resolve_device("cpu")
+    cfg, model, pre, meta = load_trained(run, device)
+    class_names = meta["class_names"]
+    splits = split_data(load_data(cfg.data, cfg.split.group_by), cfg.split, cfg.seed)
+
+    def log_probs(part, what: str) -> np.ndarray:  # (n, K) log-softmax of the model's logits
+        logits = predict_logits(model, pre.transform(part.X, what), cfg.train.eval_batch_size, device)
+        return torch.log_softmax(logits.detach().double(), dim=1).cpu().numpy()
+
+    logp_val, logp_test = log_probs(splits.val, "validation"), log_probs(splits.test, "evaluation")
+    if kind == "logit_adjust":
+        counts = _train_counts(run, class_names)
+        shift = logit_adjust(np.zeros((1, len(class_names))), counts, tau)[0]  # (K,) -tau * log prior
+        setting = {"kind": kind, "tau": tau, "train_counts": counts}
+    else:
+        shift = tune_thresholds(np.exp(logp_val), splits.val.y, metric=metric)  # (K,) offsets on log p
+        setting = {"kind": kind, "metric": metric, "offsets": shift.tolist()}
+    probs_val, probs_test = _softmax(logp_val + shift), _softmax(logp_test + shift)
+    label = f"posthoc_{kind}" + (f"_tau{tau:g}" if kind == "logit_adjust" else f"_{metric}")
+    out = RunDir.create(run.path / "eval", label)
+    metrics = write_scores(out, class_names, (splits.test.row_ids, splits.test.y, probs_test.argmax(1)), probs_test,
+                           extra={"run": str(run.path), "data": "run test split", "posthoc": setting,
+                                  "time": time.strftime("%Y-%m-%dT%H:%M:%S")},
+                           val_block=report(splits.val.y, probs_val.argmax(1), class_names))
+    out.set_status("completed")
+    return out, metrics, None
+
+
+def _train_counts(run: RunDir, class_names: list[str]) -> list[int]:
+    """Training class counts in class order, from the run's balance.json."""
+    if not run.file("balance.json").is_file():
+        raise ImbrunError(f"{run.path}: balance.json is missing; logit adjustment needs the training class counts")
+    train = run.read_json("balance.json").get("class_counts", {}).get("train", {})
+    missing = [name for name in class_names if name not in train]
+    if missing:
+        raise ImbrunError(f"{run.file('balance.json')}: class_counts.train has no count for class {missing[0]!r}")
+    return [int(train[name]) for name in class_names]
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of (n, K) scores."""
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)

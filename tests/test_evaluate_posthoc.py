@@ -1,0 +1,121 @@
+"""Post-hoc evaluation of a saved checkpoint (logit adjustment, tuned thresholds) and probability quality."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from imbrun.calibration import probability_quality, reliability
+from imbrun.cli import app
+from imbrun.config import validate_config
+from imbrun.errors import ImbrunError
+from imbrun.evaluate import evaluate_posthoc
+from imbrun.pipeline import run_experiment
+from tests.conftest import tiny_config, write_blobs_csv
+
+
+def test_reliability_bins_and_ece_by_hand():
+    # 0.9 (right) and 0.6 (wrong) fall in different bins: ECE = (|1 - 0.9| + |0 - 0.6|) / 2.
+    table = reliability([0, 1], [[0.9, 0.1], [0.6, 0.4]])
+    assert table["ece"] == pytest.approx(0.35, abs=1e-12)
+    assert sum(table["count"]) == 2 and table["count"][13] == 1 and table["count"][8] == 1
+    assert table["accuracy"][13] == 1.0 and table["accuracy"][8] == 0.0 and table["accuracy"][0] is None
+    # Confidence exactly on an edge (2/15 -> bin 1, the bin (1/15, 2/15]); two rows in one bin average.
+    assert reliability([0, 0], [[2 / 15, 13 / 15], [0.9, 0.1]])["count"][12] == 1
+
+
+def test_probability_quality_one_vs_rest():
+    probs = [[0.9, 0.1], [0.6, 0.4], [0.2, 0.8], [0.3, 0.7]]
+    quality = probability_quality([0, 1, 1, 0], probs, ["a", "b"])
+    # Class b: positives score 0.4, 0.8, negatives 0.1, 0.7; 3 of the 4 (positive, negative) pairs are ordered.
+    assert quality["per_class"]["b"]["roc_auc"] == pytest.approx(0.75)
+    # Ranked 0.8 (+), 0.7 (-), 0.4 (+): AP = 0.5 * 1 + 0.5 * 2/3.
+    assert quality["per_class"]["b"]["pr_auc"] == pytest.approx(0.5 + 1 / 3)
+    assert quality["per_class"]["a"]["roc_auc"] == pytest.approx(0.75)
+    assert quality["ece"] == pytest.approx((0.1 + 0.6 + 0.2 + 0.7) / 4)  # right, wrong, right, wrong
+    absent = probability_quality([0, 0], [[0.7, 0.3], [0.6, 0.4]], ["a", "b"])
+    assert absent["per_class"] == {"a": {"roc_auc": None, "pr_auc": None}, "b": {"roc_auc": None, "pr_auc": None}}
+    assert absent["macro_roc_auc"] is None
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    import torch
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("posthoc")
+    csv_path = write_blobs_csv(root / "blobs.csv", counts=(60, 15, 8))
+    cfg = validate_config(tiny_config(csv_path, train={"epochs": 3, "batch_size": 16, "lr": 0.01}), source="test")
+    return run_experiment(cfg, root / "runs")
+
+
+def read_predictions(folder):
+    return pd.read_csv(folder / "predictions.csv").sort_values("row_id").reset_index(drop=True)
+
+
+def test_logit_adjust_subtracts_the_training_log_prior(trained_run):
+    out, metrics, matches = evaluate_posthoc(trained_run.path, "logit_adjust", tau=1.0)
+    assert matches is None and out.path.parent == trained_run.path / "eval"
+    assert out.path.name.endswith("_posthoc_logit_adjust_tau1") and out.status() == "completed"
+    train = json.loads((trained_run.path / "balance.json").read_text())["class_counts"]["train"]
+    assert metrics["posthoc"] == {"kind": "logit_adjust", "tau": 1.0, "train_counts": list(train.values())}
+    before, after = read_predictions(trained_run.path), read_predictions(out.path)
+    prior = np.array(list(train.values())) / sum(train.values())
+    p = before[["prob_c0", "prob_c1", "prob_c2"]].to_numpy() / prior  # p_k / prior_k, renormalised below
+    np.testing.assert_allclose(after[["prob_c0", "prob_c1", "prob_c2"]], p / p.sum(1, keepdims=True), atol=2e-5)
+    assert (before["true"] == after["true"]).all()
+    for name in ("metrics.json", "predictions.csv", "reliability.png", "pr_curves.png", "confusion_matrix.png"):
+        assert (out.path / name).is_file()
+    assert set(metrics["test"]["probability"]) == {"per_class", "macro_roc_auc", "macro_pr_auc", "ece"}
+    assert set(metrics) >= {"val", "test", "test_fingerprint"}
+
+
+def test_logit_adjust_with_tau_zero_reproduces_the_run(trained_run):
+    out, metrics, _ = evaluate_posthoc(trained_run.path, "logit_adjust", tau=0.0)
+    stored = json.loads((trained_run.path / "metrics.json").read_text())
+    assert metrics["test"]["confusion_matrix"] == stored["test"]["confusion_matrix"]
+    assert metrics["test_fingerprint"] == stored["test_fingerprint"]
+
+
+def test_threshold_tunes_offsets_on_validation(trained_run):
+    from imbrun.balance.posthoc import apply_thresholds
+
+    out, metrics, _ = evaluate_posthoc(trained_run.path, "threshold", metric="balanced_accuracy")
+    setting = metrics["posthoc"]
+    assert setting["kind"] == "threshold" and setting["metric"] == "balanced_accuracy"
+    assert len(setting["offsets"]) == 3 and out.path.name.endswith("_posthoc_threshold_balanced_accuracy")
+    before = read_predictions(trained_run.path)
+    probs = before[["prob_c0", "prob_c1", "prob_c2"]].to_numpy()
+    expected = np.array(["c0", "c1", "c2"])[apply_thresholds(np.maximum(probs, 1e-12), setting["offsets"])]
+    assert (read_predictions(out.path)["pred"].to_numpy() == expected).all()
+
+
+def test_posthoc_errors(trained_run, tmp_path):
+    with pytest.raises(ImbrunError) as err:
+        evaluate_posthoc(trained_run.path, "smote")
+    assert str(err.value) == "--posthoc smote: unknown correction; known: logit_adjust, threshold"
+    result = CliRunner().invoke(app, ["evaluate", str(trained_run.path), "--posthoc", "threshold", "--data", "x.csv"])
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: --posthoc scores the run's own test split; drop --data"
+
+
+def test_cli_posthoc_writes_its_own_eval_folder(trained_run):
+    result = CliRunner().invoke(app, ["evaluate", str(trained_run.path), "--posthoc", "logit_adjust", "--tau", "0.5",
+                                      "-q"])
+    assert result.exit_code == 0, result.output
+    folder = result.stdout.strip().removeprefix("eval: ")
+    assert folder.endswith("_posthoc_logit_adjust_tau0.5")
+    assert json.loads(open(f"{folder}/metrics.json").read())["posthoc"]["tau"] == 0.5
+
+
+def test_eval_folders_compare_against_their_run(trained_run):
+    from imbrun.compare import CompareOptions, compare_runs, load_summary
+
+    out, _, _ = evaluate_posthoc(trained_run.path, "logit_adjust", tau=2.0)
+    result = compare_runs([load_summary(trained_run.path), load_summary(out.path)], CompareOptions(resamples=50))
+    assert result["config_differences"]["posthoc.kind"] == [None, "logit_adjust"]
+    assert result["config_differences"]["posthoc.tau"] == [None, 2.0]
+    assert result["paired"]["mcnemar"][0]["rows"] == 21  # the same test rows: 25% of 83
+    assert result["buckets"] is not None  # the training counts come from the run's balance.json
