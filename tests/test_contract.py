@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from imbrun.balance import STRATEGIES, build_plan
+from imbrun.balance import STRATEGIES, TrainJob, build_plan, predictor_from_spec
 from imbrun.config import validate_config
 from imbrun.models import MODELS, build_model
-from imbrun.train import fit, predict_proba
+from imbrun.train import predict_proba
 
 N_CLASSES = 3
 
@@ -15,13 +15,20 @@ N_CLASSES = 3
 def _tiny_arrays(shape, seed=0):
     rng = np.random.default_rng(seed)
     y = np.repeat(np.arange(N_CLASSES), [20, 6, 4])
-    X = rng.normal(size=(len(y), *shape)).astype(np.float32) + y.reshape(-1, *[1] * len(shape))
+    # classes overlap (shift 0.3 sd), so neighbour-based resamplers find other classes near every row
+    X = (rng.normal(size=(len(y), *shape)) + 0.3 * y.reshape(-1, *[1] * len(shape))).astype(np.float32)
     return X, y
+
+
+# What a strategy needs on the tiny arrays below (smallest class: 4 rows); the rest use their defaults.
+SETTINGS = {kind: {"k_neighbors": 2} for kind in ("smote", "borderline_smote", "adasyn", "smote_tomek", "smote_enn")}
+SETTINGS["crt"] = {"epochs": 1}
 
 
 def _cfg(model_kind, balance_kind):
     return validate_config({"data": {"kind": "csv", "path": "x.csv"}, "model": {"kind": model_kind},
-                            "balance": {"kind": balance_kind}, "train": {"epochs": 1, "batch_size": 8}})
+                            "balance": {"kind": balance_kind, **SETTINGS.get(balance_kind, {})},
+                            "train": {"epochs": 1, "batch_size": 8}})
 
 
 @pytest.mark.parametrize("shape", [(6,), (12, 2)], ids=["table", "series"])
@@ -31,14 +38,20 @@ def test_every_model_and_strategy_trains_one_epoch(model_kind, balance_kind, sha
     cfg = _cfg(model_kind, balance_kind)
     X, y = _tiny_arrays(shape)
     torch.manual_seed(0)
-    model = build_model(cfg.model, shape, N_CLASSES)
-    plan = build_plan(cfg.balance, y, ["a", "b", "c"])
-    result = fit(model, (X, y), (X[:9], y[:9]), plan.loss, cfg.train, seed=0, device=torch.device("cpu"),
-                 draw_epoch=plan.sampler)
-    assert len(result.history) == 1 and np.isfinite(result.history[0]["train_loss"])
+    plan = build_plan(cfg.balance, y, ["a", "b", "c"], X, seed=0)
+    X_fit, _ = plan.train_arrays
+    assert X_fit.shape[1:] == shape and X_fit.dtype == np.float32
+    job = TrainJob(build_model(cfg.model, shape, N_CLASSES), lambda k: build_model(cfg.model, shape, k),
+                   plan.train_arrays, (X[::3], y[::3]), cfg.train, 0, torch.device("cpu"))
+    model, result = plan.train(job)
+    assert len(result.history) >= 1 and all(np.isfinite(row["train_loss"]) for row in result.history)
     probs = predict_proba(model, X, 16, torch.device("cpu"))
     assert probs.shape == (len(y), N_CLASSES)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-9)
+    # the saved weights load back into the predictor rebuilt from its spec, and predict the same
+    rebuilt = predictor_from_spec(plan.predictor_spec(), lambda k: build_model(cfg.model, shape, k), N_CLASSES)
+    rebuilt.load_state_dict(model.state_dict())
+    np.testing.assert_array_equal(predict_proba(rebuilt, X, 16, torch.device("cpu")), probs)
     record = plan.final_record()
     assert record["strategy"] == balance_kind
 

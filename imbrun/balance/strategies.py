@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from imbrun.balance.losses import FocalLoss, WeightedCrossEntropy
+from imbrun.balance.losses import BalancedSoftmaxLoss, FocalLoss, LDAMLoss, LogitAdjustedLoss, WeightedCrossEntropy
 from imbrun.balance.plan import BalancePlan
+from imbrun.balance.procedures import OffsetAdjustment
 from imbrun.balance.sampling import WeightedSampler
-from imbrun.balance.weights import class_weights, sampling_weights
+from imbrun.balance.weights import class_weights, ldam_margins, log_priors, sampling_weights
 from imbrun.errors import ImbrunError
 
 
@@ -40,13 +41,40 @@ def build_weighted_sampler(cfg, y: np.ndarray, class_names: list[str]) -> Balanc
 
 def build_focal(cfg, y: np.ndarray, class_names: list[str]) -> BalancePlan:
     alpha = cfg.alpha
-    if alpha == "class_weight":
-        alpha = class_weights(_counts(y, class_names), "inverse").tolist()
+    if alpha == "class_weight":  # class-balanced focal loss
+        alpha = class_weights(_counts(y, class_names), cfg.alpha_scheme, beta=cfg.beta).tolist()
+    elif isinstance(alpha, dict):
+        alpha = class_weights(_counts(y, class_names), "manual", manual=alpha, class_names=class_names).tolist()
     if isinstance(alpha, list) and len(alpha) != len(class_names):
         raise ImbrunError(f"balance.alpha: expected {len(class_names)} values (one per class {class_names}), "
                           f"got {len(alpha)}")
     return BalancePlan(FocalLoss(gamma=cfg.gamma, alpha=alpha, n_classes=len(class_names)),
-                       record={"strategy": "focal", "gamma": cfg.gamma, "alpha": alpha})
+                       record={"strategy": "focal", "gamma": cfg.gamma,
+                               "alpha": _by_name(alpha, class_names) if isinstance(alpha, list) else alpha})
+
+
+def build_ldam_drw(cfg, y: np.ndarray, class_names: list[str]) -> BalancePlan:
+    counts = _counts(y, class_names)
+    loss = LDAMLoss(counts, max_m=cfg.max_m, s=cfg.s, drw_epoch=cfg.drw_epoch, drw_beta=cfg.beta)
+    return BalancePlan(loss, record={"strategy": "ldam_drw", "s": cfg.s, "drw_epoch": cfg.drw_epoch,
+                                     "margins": _by_name(ldam_margins(counts, cfg.max_m), class_names),
+                                     "drw_class_weights": _by_name(loss.drw_weights.tolist(), class_names)})
+
+
+def build_logit_adjust(cfg, y: np.ndarray, class_names: list[str]) -> BalancePlan:
+    counts = _counts(y, class_names)
+    shift = cfg.tau * log_priors(counts)  # (n_classes,) tau * log(n_k / n)
+    record = {"strategy": "logit_adjust", "tau": cfg.tau, "posthoc": cfg.posthoc,
+              "logit_shift": _by_name(shift if not cfg.posthoc else -shift, class_names)}
+    if cfg.posthoc:  # plain CE in training; z - tau * log prior at prediction
+        return BalancePlan(None, record=record, adjust=OffsetAdjustment.fixed(-shift))
+    return BalancePlan(LogitAdjustedLoss(counts, cfg.tau), record=record)
+
+
+def build_balanced_softmax(cfg, y: np.ndarray, class_names: list[str]) -> BalancePlan:
+    counts = _counts(y, class_names)
+    return BalancePlan(BalancedSoftmaxLoss(counts),
+                       record={"strategy": "balanced_softmax", "logit_shift": _by_name(np.log(counts), class_names)})
 
 
 def _by_name(values, class_names: list[str]) -> dict[str, float]:
