@@ -37,9 +37,35 @@ class NormalizeConfig(Section):
     per: Literal["feature", "global"] = "feature"
 
 
+class InterpolateConfig(Section):
+    """Fill gaps along the time axis of each series (row by row, so nothing is learnt across rows or splits).
+
+    Methods and limits mean what they mean in pandas' DataFrame.interpolate(axis=1); results match it to 1e-9.
+    """
+
+    method: Literal["linear", "nearest", "spline", "pchip", "akima", "polynomial", "ffill", "bfill"] = "linear"
+    order: int | None = Field(None, ge=1, le=5)  # spline / polynomial
+    limit: int | None = Field(None, ge=1)  # longest run of consecutive missing values filled
+    limit_area: Literal["inside", "outside"] | None = None  # None: fill inside gaps and at the edges
+    limit_direction: Literal["forward", "backward", "both"] | None = None
+    missing_values: list[float] = []  # sentinels that mean "missing" besides NaN / empty cells, e.g. [-999]
+    padding: Literal["none", "trailing_zeros"] = "none"  # trailing_zeros: the zero run at a series' end is padding
+    remaining: Literal["fail", "fill", "drop"] = "fail"  # values still missing afterwards
+    fill_value: float = 0.0  # remaining: fill
+
+    @model_validator(mode="after")
+    def _order_where_needed(self):
+        if self.method in ("spline", "polynomial") and self.order is None:
+            raise ValueError(f"method '{self.method}' needs an order (1..5)")
+        if self.method not in ("spline", "polynomial") and self.order is not None:
+            raise ValueError(f"order only applies to spline and polynomial, not '{self.method}'")
+        return self
+
+
 class PreprocessConfig(Section):
     """Fitted on the training split; applied identically to validation, test and `evaluate`."""
 
+    interpolate: InterpolateConfig | None = None  # applied to every row before the split (learns nothing)
     impute: Literal["mean", "median", "zero", "none"] = "mean"
     normalize: NormalizeConfig = NormalizeConfig()
 

@@ -17,6 +17,7 @@ class LoadedData:
     groups: optional (n,) group ids (e.g. ECG record) for group-aware splits.
     test: optional separate test set given by the user (same class_names).
     sources: one dict per source read, e.g. {"path": ..., "sha256": ...}.
+    notes: what preparation did to the rows (e.g. interpolation counts), recorded in the run folder.
     """
 
     X: np.ndarray
@@ -27,6 +28,7 @@ class LoadedData:
     test: LoadedData | None = None
     feature_names: list[str] | None = None
     sources: list[dict] = field(default_factory=list)
+    notes: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = len(self.y)

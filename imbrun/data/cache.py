@@ -19,7 +19,7 @@ from imbrun.atomic import atomic_write
 from imbrun.data.base import LoadedData
 from imbrun.data.files import sha256_file
 
-FORMAT = 1  # bump when the entry layout changes
+FORMAT = 2  # bump when the entry layout changes
 
 
 def source_files(section: dict) -> list[Path] | None:
@@ -72,7 +72,7 @@ def write_entry(path: Path, data: LoadedData) -> None:
     if data.test is not None:
         arrays.update(_arrays(data.test, "test_"))
     meta = {"class_names": data.class_names, "feature_names": data.feature_names, "sources": data.sources,
-            "has_test": data.test is not None}
+            "notes": data.notes, "has_test": data.test is not None}
     arrays["meta"] = np.array(json.dumps(meta))
     atomic_write(path, lambda h: np.savez(h, **arrays), binary=True)
 
@@ -97,4 +97,4 @@ def _data(entry, prefix: str, meta: dict) -> LoadedData:
     groups = entry[f"{prefix}groups"].astype(object) if f"{prefix}groups" in entry else None
     return LoadedData(X=entry[f"{prefix}X"], y=entry[f"{prefix}y"], class_names=meta["class_names"],
                       row_ids=entry[f"{prefix}row_ids"], groups=groups, feature_names=meta["feature_names"],
-                      sources=meta["sources"] if not prefix else [])
+                      sources=meta["sources"] if not prefix else [], notes=meta.get("notes", {}) if not prefix else {})

@@ -1,0 +1,62 @@
+"""Prepared data: the loader's arrays with gaps filled (preprocess.interpolate), served from the cache.
+
+Interpolation works inside each series and learns nothing across rows, so doing it before the split cannot leak
+validation or test information into training; train, validation, test and `evaluate` data get the same treatment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from imbrun.config.train import InterpolateConfig
+from imbrun.data import load_data
+from imbrun.data.base import LoadedData
+from imbrun.data.cache import cached
+from imbrun.errors import ImbrunError
+from imbrun.interpolate import handle_remaining, interpolate_series, mark_missing
+
+
+def default_cache_dir() -> Path:
+    """$IMBRUN_CACHE_DIR, else $XDG_CACHE_HOME/imbrun, else ~/.cache/imbrun."""
+    if os.environ.get("IMBRUN_CACHE_DIR"):
+        return Path(os.environ["IMBRUN_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "imbrun"
+
+
+def prepare_data(data_cfg, interpolate: InterpolateConfig | None, group_by: str | None = None, *,
+                 use_cache: bool = True, cache_dir: str | Path | None = None) -> tuple[LoadedData, str]:
+    """Load + interpolate; returns (data, cache state "hit" | "miss" | "off")."""
+    def build() -> LoadedData:
+        data = load_data(data_cfg, group_by)
+        return fill_gaps(data, interpolate) if interpolate is not None else data
+
+    extra = {"interpolate": interpolate.model_dump() if interpolate else None, "group_by": group_by}
+    return cached(data_cfg.model_dump(mode="json"), extra, cache_dir or default_cache_dir(), build, use_cache)
+
+
+def fill_gaps(data: LoadedData, cfg: InterpolateConfig, what: str = "data") -> LoadedData:
+    """Interpolate every series of `data` (and of its separate test set); rows may be dropped (remaining: drop)."""
+    X = mark_missing(data.X, cfg.missing_values)
+    missing_before = int(np.isnan(X).sum())
+    X = interpolate_series(X, cfg.method, order=cfg.order, limit=cfg.limit, limit_area=cfg.limit_area,
+                           limit_direction=cfg.limit_direction,
+                           padding=None if cfg.padding == "none" else cfg.padding)
+    remaining = int(np.isnan(X).sum())
+    try:
+        X, keep = handle_remaining(X, cfg.remaining, cfg.fill_value)
+    except ImbrunError as error:  # say which part of the data it was
+        raise ImbrunError(f"preprocess.interpolate ({what}): {error}") from None
+    dropped = data.row_ids[~keep]
+    test = fill_gaps(data.test, cfg, "test data") if data.test is not None else None
+    notes = {"interpolate": {"method": cfg.method, "missing_before": missing_before,
+                             "filled": missing_before - remaining, "remaining": remaining,
+                             "remaining_policy": cfg.remaining, "dropped_row_ids": dropped.tolist()}}
+    if test is not None:
+        notes["interpolate"]["test"] = test.notes["interpolate"]
+    return LoadedData(X=X.astype(np.float32, copy=False), y=data.y[keep], class_names=data.class_names,
+                      row_ids=data.row_ids[keep], groups=None if data.groups is None else data.groups[keep],
+                      test=test, feature_names=data.feature_names, sources=data.sources,
+                      notes={**data.notes, **notes})
