@@ -6,6 +6,7 @@ from torch import nn
 from imbrun.config.model import Cnn1dModel
 from imbrun.errors import ImbrunError
 from imbrun.models.common import ACTIVATIONS, as_series, dense_stack
+from imbrun.models.conv_fast import conv_stack_channels_last
 
 
 class Cnn1d(nn.Module):
@@ -32,5 +33,5 @@ class Cnn1d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 2:
             x = x.unsqueeze(-1)  # (batch, features) -> (batch, features, 1)
-        x = self.features(x.transpose(1, 2))  # conv wants (batch, channels, time)
-        return self.head(x.flatten(1))
+        # == self.features(x.transpose(1, 2)).flatten(1), without oneDNN's layout reorders (see conv_fast)
+        return self.head(conv_stack_channels_last(self.features, x))
