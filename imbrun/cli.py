@@ -30,8 +30,10 @@ class Format(str, Enum):
 
 
 def _fail(message: str, code: int) -> None:
+    from rich.markup import escape
+
     for line in message.splitlines() or [""]:
-        err_console.print(f"[red]error:[/red] {line}", highlight=False, markup=True, soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {escape(line)}", highlight=False, markup=True, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -58,17 +60,40 @@ def train(
     runs_dir: Annotated[Path, typer.Option(help="Where run folders are created.")] = Path("runs"),
     name: Annotated[str | None, typer.Option(help="Run name (default: the config's name).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display; print only the run path.")] = False,
+    folds: Annotated[int | None, typer.Option(min=2, help="K-fold cross-validation: one run per fold, "
+                                              "then mean ± std and 95% CI over folds.")] = None,
+    overfit_check: Annotated[bool, typer.Option("--overfit-check", help="Only check that the model can fit "
+                                                "100 training rows (as `imbrun sanity`); no run folder.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="CONFIG is an interrupted run folder: continue it "
+                                         "from its checkpoint.")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Load and prepare the data afresh; do not read "
+                                           "or write the prepared-data cache.")] = False,
 ) -> None:
-    """Train one experiment and write runs/<timestamp>_<name>/ with per-class metrics."""
+    """Train one experiment and write runs/<timestamp>_<name>/ with per-class metrics.
+
+    Ctrl-C stops at the next batch and saves a checkpoint: continue with imbrun train --resume RUN_DIR.
+    """
     def action():
         from imbrun.config import load_config
-        overrides = list(set_) + ([f"name={name}"] if name else [])
-        cfg = load_config(config, overrides)
         from imbrun.cli_output import print_run_summary, training_progress
-        from imbrun.pipeline import run_experiment
+        from imbrun.pipeline import resume_experiment, run_experiment
+        overrides = list(set_) + ([f"name={name}"] if name else [])
+        if resume:
+            if overrides or folds is not None or overfit_check:
+                raise ImbrunError("--resume continues a run exactly as configured: drop --set/--name/--folds")
+            cfg = load_config(config / "config.yaml") if (config / "config.yaml").is_file() else None
+            with training_progress(console, cfg.train.epochs if cfg else 1, quiet) as on_epoch:
+                run = resume_experiment(config, on_epoch=on_epoch, use_cache=not no_cache)
+            return print_run_summary(console, run, quiet, err_console)
+        if folds is not None:
+            from imbrun.sweep_folds import train_folds
+            return train_folds(console, config, overrides, runs_dir, folds, quiet)
+        cfg = load_config(config, overrides)
+        if overfit_check:
+            return _sanity(cfg, 100, 200)
         with training_progress(console, cfg.train.epochs, quiet) as on_epoch:
-            run = run_experiment(cfg, runs_dir, on_epoch=on_epoch)
-        print_run_summary(console, run, quiet)
+            run = run_experiment(cfg, runs_dir, on_epoch=on_epoch, use_cache=not no_cache)
+        print_run_summary(console, run, quiet, err_console)
     _guarded(action)
 
 
@@ -148,6 +173,136 @@ def report(
     def action():
         from imbrun.report import write_report
         console.print(f"report: {write_report(folder, out)}", highlight=False, soft_wrap=True)
+    _guarded(action)
+
+
+class Backend(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
+@app.command()
+def sweep(
+    spec: Annotated[Path | None, typer.Argument(help="Sweep YAML file (omit it with --resume).")] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Where the sweep folder is created.")] = Path("runs"),
+    backend: Annotated[Backend, typer.Option(help="local: processes here; ray: tasks on a Ray cluster.")] = Backend.local,
+    workers: Annotated[int, typer.Option(min=1, help="Local backend: trials at once (torch threads split).")] = 1,
+    address: Annotated[str | None, typer.Option(help="Ray cluster (default: RAY_ADDRESS, else a local one).")] = None,
+    cpus_per_trial: Annotated[float, typer.Option(min=0, help="Ray: CPUs reserved per trial.")] = 1.0,
+    gpus_per_trial: Annotated[float, typer.Option(min=0, help="Ray: GPUs reserved per trial.")] = 0.0,
+    resume: Annotated[Path | None, typer.Option(help="A sweep folder: rerun its failed and unfinished trials.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or table; print the sweep folder.")] = False,
+) -> None:
+    """Run every trial of a sweep (grid, random search, folds, seeds) and rank configurations.
+
+    Exit code 1 when any trial failed. Example: imbrun sweep configs/sweep_quickstart.yaml --workers 2
+    """
+    def action():
+        from imbrun.sweep import SweepOptions
+        from imbrun.sweep_ray import RayOptions
+        from imbrun.sweep_show import sweep_command
+        options = SweepOptions(backend.value, workers, RayOptions(address, cpus_per_trial, gpus_per_trial))
+        sweep_command(console, spec, runs_dir, options, resume, quiet)
+    _guarded(action)
+
+
+class ShowFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+@app.command()
+def inspect(
+    config: Annotated[Path, typer.Argument(help="Experiment YAML file.")],
+    set_: Annotated[list[str], typer.Option("--set", help="Override a key: --set split.test_size=0.3")] = [],
+    format: Annotated[ShowFormat, typer.Option("--format", "-f", help="table or json.")] = ShowFormat.table,
+    out: Annotated[Path | None, typer.Option(help="Also write inspect.json and class_distribution.png here.")] = None,
+) -> None:
+    """Look at the data before training: class counts per split, duplicates, leakage, suggested strategies.
+
+    Loads and splits the data as `train` would (no training) and reports rows, feature shape, class counts,
+    shares and imbalance ratio per split, missing values, series padding, exact duplicate rows and shared groups
+    across splits, and which balancing strategies suit the ratio and the minority size.
+
+    Example: imbrun inspect configs/quickstart.yaml --out inspect/
+    """
+    def action():
+        from imbrun.config import load_config
+        from imbrun.inspect_data import data_label, inspect_experiment
+        from imbrun.inspect_render import class_distribution_png, print_report, render_json
+        cfg = load_config(config, list(set_))
+        found = inspect_experiment(cfg)
+        if format is ShowFormat.json:
+            sys.stdout.write(render_json(found) + "\n")
+        else:
+            print_report(found, console, data_label(cfg.data))
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "inspect.json").write_text(render_json(found) + "\n", encoding="utf-8")
+            png = class_distribution_png(found, out / "class_distribution.png")
+            err_console.print(f"figure: {png}", highlight=False, soft_wrap=True)
+    _guarded(action)
+
+
+def _sanity(cfg, rows: int, epochs: int) -> None:
+    from imbrun.sanity import overfit_check, sanity_lines
+    result = overfit_check(cfg, rows=rows, epochs=epochs)
+    for line in sanity_lines(result):
+        console.print(line, highlight=False, soft_wrap=True, markup=False)
+    raise typer.Exit(0 if result.passed else 1)
+
+
+@app.command()
+def sanity(
+    config: Annotated[Path, typer.Argument(help="Experiment YAML file.")],
+    set_: Annotated[list[str], typer.Option("--set", help="Override a key: --set train.lr=0.01")] = [],
+    rows: Annotated[int, typer.Option(min=2, help="Training rows in the subset (every class kept).")] = 100,
+    epochs: Annotated[int, typer.Option(min=1, help="At most this many epochs; stops once the subset is fit.")] = 200,
+) -> None:
+    """Check the model can overfit a small stratified training subset: PASS (exit 0) or FAIL with hints (exit 1).
+
+    Example: imbrun sanity configs/quickstart.yaml --set train.lr=0.1
+    """
+    def action():
+        from imbrun.config import load_config
+        _sanity(load_config(config, list(set_)), rows, epochs)
+    _guarded(action)
+
+
+class RunStatus(str, Enum):
+    completed = "completed"
+    running = "running"
+    failed = "failed"
+    interrupted = "interrupted"
+
+
+@app.command()
+def runs(
+    target: Annotated[list[str] | None, typer.Argument(
+        help="[DIR] lists the runs in DIR (default: runs); `rm [DIR]` deletes its failed/interrupted runs.",
+        metavar="[rm] [DIR]", show_default=False)] = None,
+    status: Annotated[RunStatus | None, typer.Option(help="Only runs with this status.")] = None,
+    grep: Annotated[str | None, typer.Option(help="Only runs whose name, data, model or strategy contain it.")] = None,
+    sort: Annotated[str, typer.Option(help="time, name, status, macro_f1, minority_recall or duration.")] = "time",
+    format: Annotated[ShowFormat, typer.Option("--format", "-f", help="table or json.")] = ShowFormat.table,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="runs rm: delete without asking.")] = False,
+) -> None:
+    """List run folders (status, data, model, strategy, macro-F1, minority recall, duration), or delete failed ones.
+
+    Examples: imbrun runs --status completed --sort macro_f1 | imbrun runs rm runs/ --status failed --yes
+    """
+    def action():
+        from imbrun.runs_list import list_command, rm_command
+        args = list(target or [])
+        if args and args[0] == "rm":
+            if len(args) > 2:
+                raise ImbrunError(f"runs rm: expected at most one folder, got {len(args) - 1}")
+            return rm_command(console, Path(args[1] if len(args) > 1 else "runs"),
+                              status.value if status else None, yes or typer.confirm)
+        if len(args) > 1:
+            raise ImbrunError(f"runs: expected at most one folder, got {len(args)} (to delete: imbrun runs rm DIR)")
+        list_command(console, Path(args[0] if args else "runs"), status.value if status else None, grep, sort,
+                     format.value)
     _guarded(action)
 
 

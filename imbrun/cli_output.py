@@ -52,12 +52,17 @@ def _overall_line(metrics: dict) -> str:
             f"accuracy {o['accuracy']:.4f}  MCC {o['mcc']:.4f}  G-mean {o['gmean']:.4f}")
 
 
-def print_run_summary(console: Console, run: RunDir, quiet: bool) -> None:
+def print_run_summary(console: Console, run: RunDir, quiet: bool, err_console: Console | None = None) -> None:
+    """The per-class table and overall line (unless quiet), the run's warnings (always, on stderr), the path."""
+    from imbrun.diagnose import format_warnings, read_warnings
+
     metrics = run.read_json("metrics.json")
     if not quiet:
         console.print(per_class_table(metrics, f"Test split (best epoch {metrics['best_epoch']} of "
                                                f"{metrics['epochs_run']})"))
         console.print(_overall_line(metrics))
+    for line in format_warnings(read_warnings(run)):
+        (err_console or console).print(line, style="yellow", markup=False, highlight=False, soft_wrap=True)
     console.print(f"run: {run.path}", highlight=False, soft_wrap=True)
 
 

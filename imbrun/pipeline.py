@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,56 +15,162 @@ import torch
 import yaml
 
 from imbrun.artifacts import write_scores
-from imbrun.balance import build_plan
+from imbrun.balance import TrainJob, build_plan
+from imbrun.balance.plan import BalancePlan
 from imbrun.config import Experiment
-from imbrun.data import load_data
-from imbrun.data.split import split_data
+from imbrun.data.base import LoadedData
+from imbrun.data.split import Splits, split_data, splits_record
 from imbrun.device import resolve_device, seed_everything
+from imbrun.diagnose import TrainingMonitor, write_warnings
 from imbrun.environment import environment
+from imbrun.errors import ImbrunError
+from imbrun.interrupt import stop_on_signals
 from imbrun.metrics import report
 from imbrun.models import build_model
 from imbrun.plots import curves_png
+from imbrun.prepare import prepare_data
 from imbrun.preprocess import Preprocessor
 from imbrun.runs import RunDir
-from imbrun.train import fit, predict_proba
+from imbrun.tracking import Tracker, open_trackers
+from imbrun.train import TrainingInterrupted, predict_proba
 
 
-def run_experiment(cfg: Experiment, runs_dir: str | Path = "runs",
-                   on_epoch: Callable[[dict], None] | None = None) -> RunDir:
-    """Train and score one experiment; returns its completed run folder."""
+@dataclass
+class Prepared:
+    """Everything training needs, built the same way for a new run and for `--resume`."""
+
+    data: LoadedData
+    cache: str  # "hit", "miss" or "off"
+    splits: Splits
+    pre: Preprocessor
+    X: dict[str, np.ndarray]  # "train", "val", "test": preprocessed features
+    plan: BalancePlan
+    device: torch.device
+
+
+def prepare(cfg: Experiment, use_cache: bool = True) -> Prepared:
+    """data (+ gap filling, cached) -> split -> preprocess (fitted on train) -> balance plan (train only)."""
     device = resolve_device(cfg.train.device, cfg.train.threads)
-    seed_everything(cfg.seed)
-    data = load_data(cfg.data)
+    data, cache = prepare_data(cfg.data, cfg.preprocess.interpolate, cfg.split.group_by, use_cache=use_cache)
     splits = split_data(data, cfg.split, cfg.seed)
     pre = Preprocessor(cfg.preprocess).fit(splits.train.X)
-    X_train, X_val, X_test = (pre.transform(p.X, what) for p, what in
-                              ((splits.train, "train"), (splits.val, "validation"), (splits.test, "test")))
-    plan = build_plan(cfg.balance, splits.train.y, splits.class_names)
-    model = build_model(cfg.model, X_train.shape[1:], len(splits.class_names)).to(device)
+    X = {name: pre.transform(getattr(splits, name).X, what)
+         for name, what in (("train", "train"), ("val", "validation"), ("test", "test"))}
+    plan = build_plan(cfg.balance, splits.train.y, splits.class_names, X["train"], seed=cfg.seed)  # train only
+    return Prepared(data, cache, splits, pre, X, plan, device)
 
+
+def run_experiment(cfg: Experiment, runs_dir: str | Path = "runs", on_epoch: Callable[[dict], None] | None = None,
+                   *, use_cache: bool = True) -> RunDir:
+    """Train and score one experiment; returns its completed run folder.
+
+    Ctrl-C / SIGTERM stop at the next batch, write checkpoint.pt and mark the run `interrupted` (ImbrunError with
+    the resume command); any other failure marks it `failed` with the error and keeps what was written.
+    """
+    prep = prepare(cfg, use_cache)
     run = RunDir.create(runs_dir, cfg.name)
     run.write_text("config.yaml", dump_config(cfg))
     run.set_status("running")
+    return _train_and_score(cfg, run, prep, on_epoch, resume=None)
+
+
+def resume_experiment(path: str | Path, on_epoch: Callable[[dict], None] | None = None,
+                      *, use_cache: bool = True) -> RunDir:
+    """Continue an `interrupted` run from its checkpoint.pt; ends with the metrics of an uninterrupted run."""
+    from imbrun.config import load_config
+
+    run = RunDir.open(path, require=("config.yaml", "status.json"))
+    if run.status() != "interrupted" or not run.file("checkpoint.pt").is_file():
+        raise ImbrunError(f"{run.path}: only an interrupted run with a checkpoint.pt can be resumed "
+                          f"(status: {run.status()})")
+    cfg = load_config(run.file("config.yaml"))
+    checkpoint = torch.load(run.file("checkpoint.pt"), map_location="cpu", weights_only=True)
+    prep = prepare(cfg, use_cache)
+    run.set_status("running", resumed_at_epoch=int(checkpoint["epoch"]))
+    return _train_and_score(cfg, run, prep, on_epoch, resume=checkpoint)
+
+
+def _train_and_score(cfg: Experiment, run: RunDir, prep: Prepared, on_epoch, resume: dict | None) -> RunDir:
+    splits, X = prep.splits, prep.X
+    monitor = TrainingMonitor(splits.class_names, splits.val.y)
+    tracker = Tracker()
     try:
-        run.write_json("env.json", environment(str(device), cfg.seed, torch.get_num_threads(), data.sources))
-        result = fit(model, (X_train, splits.train.y), (X_val, splits.val.y), plan.loss, cfg.train,
-                     seed=cfg.seed, device=device, draw_epoch=plan.sampler, on_epoch=on_epoch)
-        save_model(run, model, X_train.shape[1:], splits.class_names, pre)
-        history = pd.DataFrame(result.history)
-        run.write_frame("history.csv", history)
-        curves_png(result.history, run.file("curves.png"))
-        run.write_json("balance.json", {**plan.final_record(), **class_counts(splits)})
-        probs_val = predict_proba(model, X_val, cfg.train.eval_batch_size, device)
-        probs = predict_proba(model, X_test, cfg.train.eval_batch_size, device)
-        write_scores(run, splits.class_names, (splits.test.row_ids, splits.test.y, probs.argmax(1)), probs,
-                     extra={"best_epoch": result.best_epoch, "epochs_run": len(result.history),
-                            "stopped_early": result.stopped_early},
-                     val_block=report(splits.val.y, probs_val.argmax(1), splits.class_names))
+        tracker = open_trackers(cfg.tracking, run)
+        tracker.log_params(cfg.model_dump(mode="json"))
+        env = environment(str(prep.device), cfg.seed, torch.get_num_threads(), prep.data.sources)
+        run.write_json("env.json", {**env, "init_seed": _init_seed(cfg), "shuffle_seed": _shuffle_seed(cfg),
+                                    "data_cache": prep.cache})
+        run.write_json("splits.json", splits_record(splits))
+        if prep.data.notes:
+            run.write_json("prepare.json", prep.data.notes)
+        seed_everything(_init_seed(cfg))  # weights and dropout: the same for a new run and for a resumed one
+        model = build_model(cfg.model, X["train"].shape[1:], len(splits.class_names)).to(prep.device)
+        with stop_on_signals() if prep.plan.resumable else nullcontext(None) as stop:
+            job = TrainJob(model, lambda n: build_model(cfg.model, X["train"].shape[1:], n).to(prep.device),
+                           prep.plan.train_arrays, (X["val"], splits.val.y), cfg.train, _shuffle_seed(cfg),
+                           prep.device, _epoch_log(run, on_epoch, tracker), on_val_pred=monitor.on_epoch,
+                           stop_requested=stop, resume=resume)
+            model, result = prep.plan.train(job)  # the strategy's procedure; `model` predicts all classes
+        _score(cfg, run, prep, model, result, monitor)
+    except TrainingInterrupted as stopped:
+        run.write_bytes("checkpoint.pt", lambda h: torch.save(stopped.checkpoint, h))
+        run.set_status("interrupted", epoch=int(stopped.checkpoint["epoch"]))
+        tracker.close("interrupted")
+        raise ImbrunError(f"interrupted during epoch {stopped.checkpoint['epoch']}; checkpoint saved. "
+                          f"Resume with: imbrun train --resume {run.path}", exit_code=130) from None
+    except KeyboardInterrupt:
+        run.set_status("interrupted", error="stopped without a checkpoint (second Ctrl-C, or a procedure "
+                                            "that cannot pause); train again to get a complete run")
+        tracker.close("interrupted")
+        raise
     except BaseException as exc:
         run.set_status("failed", error=f"{type(exc).__name__}: {exc}")
+        tracker.close("failed")
         raise
+    run.file("checkpoint.pt").unlink(missing_ok=True)
     run.set_status("completed")
+    tracker.log_artifacts(run)
+    tracker.close("completed")
     return run
+
+
+def _score(cfg: Experiment, run: RunDir, prep: Prepared, model, result, monitor: TrainingMonitor) -> None:
+    """Everything after training: model, history, balance record, test and validation scores, warnings."""
+    splits, X, device, batch = prep.splits, prep.X, prep.device, cfg.train.eval_batch_size
+    save_model(run, model, X["train"].shape[1:], splits.class_names, prep.pre, prep.plan.predictor_spec())
+    run.write_frame("history.csv", pd.DataFrame(result.history))
+    curves_png(result.history, run.file("curves.png"))
+    scored = {"val": (X["val"], splits.val.y), "test": (X["test"], splits.test.y)}
+    counts = class_counts(splits)
+    run.write_json("balance.json", {**prep.plan.final_record(), **counts,
+                                    **prep.plan.describe(model, scored, splits.class_names)})
+    probs_val = predict_proba(model, X["val"], batch, device)
+    probs = predict_proba(model, X["test"], batch, device)
+    write_scores(run, splits.class_names, (splits.test.row_ids, splits.test.y, probs.argmax(1)), probs,
+                 extra={"best_epoch": result.best_epoch, "epochs_run": len(result.history),
+                        "stopped_early": result.stopped_early},
+                 val_block=report(splits.val.y, probs_val.argmax(1), splits.class_names))
+    metrics = run.read_json("metrics.json")
+    write_warnings(run, monitor.finish(metrics, counts["class_counts"]))
+
+
+def _epoch_log(run: RunDir, on_epoch, tracker: Tracker) -> Callable[[dict], None]:
+    """Each epoch's row: appended to history.jsonl (progress on disk), sent to the trackers and the display."""
+    def log(row: dict) -> None:
+        with run.file("history.jsonl").open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(row) + "\n")
+        tracker.log_epoch(row)
+        if on_epoch:
+            on_epoch(row)
+    return log
+
+
+def _init_seed(cfg: Experiment) -> int:
+    return cfg.seed if cfg.train.init_seed is None else cfg.train.init_seed
+
+
+def _shuffle_seed(cfg: Experiment) -> int:
+    return cfg.seed if cfg.train.shuffle_seed is None else cfg.train.shuffle_seed
 
 
 def dump_config(cfg: Experiment) -> str:
@@ -77,11 +186,16 @@ def class_counts(splits) -> dict:
                              "test": counts(splits.test.y)}}
 
 
-def save_model(run: RunDir, model: torch.nn.Module, input_shape, class_names: list[str], pre: Preprocessor) -> None:
-    """Weights only (loaded back with weights_only=True), plus what rebuilding the model needs."""
+def save_model(run: RunDir, model: torch.nn.Module, input_shape, class_names: list[str], pre: Preprocessor,
+               predictor: dict | None = None) -> None:
+    """Weights only (loaded back with weights_only=True), plus what rebuilding the model needs.
+
+    `predictor` (BalancePlan.predictor_spec) says how the saved modules are arranged, e.g. cascade stages.
+    """
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     run.write_bytes("model.pt", lambda h: torch.save(state, h))
-    run.write_json("model.json", {"input_shape": list(input_shape), "class_names": class_names})
+    run.write_json("model.json", {"input_shape": list(input_shape), "class_names": class_names,
+                                  "predictor": predictor or {"procedure": {"kind": "single"}}})
     buffer = io.BytesIO()
     np.savez(buffer, **pre.save())
     run.write_bytes("preprocess.npz", lambda h: h.write(buffer.getvalue()))

@@ -1,12 +1,15 @@
 """Shared test setup: one torch thread (small ops run far slower with two on 2-core machines)."""
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# the prepared-data cache of every test (and of the CLI subprocesses they start) lives in a throwaway folder
+os.environ.setdefault("IMBRUN_CACHE_DIR", tempfile.mkdtemp(prefix="imbrun-test-cache-"))
 
 try:
     import torch

@@ -8,9 +8,9 @@ from imbrun.config import Experiment, apply_overrides, load_config, validate_con
 from imbrun.errors import ImbrunError
 
 DATA = {"kind": "csv", "path": "a.csv"}
-TOP_KEYS = "name, seed, data, split, preprocess, model, balance, train"
+TOP_KEYS = "name, seed, data, split, preprocess, model, balance, train, tracking"
 TRAIN_KEYS = ("epochs, batch_size, lr, optimizer, weight_decay, momentum, grad_clip, early_stopping, device, "
-              "threads, eval_batch_size")
+              "init_seed, shuffle_seed, threads, eval_batch_size")
 
 
 def error_of(raw: dict) -> str:
@@ -37,13 +37,16 @@ def test_minimal_config_fills_every_default():
         "data": {"kind": "csv", "path": "a.csv", "test_path": None, "header": "auto", "sep": ",", "quote": '"',
                  "label": -1, "features": None, "drop": [], "categorical": "auto",
                  "missing": ["", "?", "NaN", "nan", "NA"], "sequence": None},
-        "split": {"test_size": 0.2, "val_size": 0.1, "stratify": True, "seed": None, "group_by": None},
-        "preprocess": {"impute": "mean", "normalize": {"kind": "none", "factor": 1.0, "per": "feature"}},
+        "split": {"test_size": 0.2, "val_size": 0.1, "stratify": True, "seed": None, "group_by": None,
+                  "folds": None, "fold": 0},
+        "preprocess": {"interpolate": None, "impute": "mean",
+                       "normalize": {"kind": "none", "factor": 1.0, "per": "feature"}},
         "model": {"kind": "dense", "hidden": [128, 64], "dropout": 0.0, "activation": "relu", "batch_norm": False},
         "balance": {"kind": "none"},
         "train": {"epochs": 20, "batch_size": 64, "lr": 0.001, "optimizer": "adam", "weight_decay": 0.0,
-                  "momentum": 0.9, "grad_clip": None, "early_stopping": None, "device": "auto", "threads": None,
-                  "eval_batch_size": 4096},
+                  "momentum": 0.9, "grad_clip": None, "early_stopping": None, "device": "auto", "init_seed": None,
+                  "shuffle_seed": None, "threads": None, "eval_batch_size": 4096},
+        "tracking": {"mlflow": None, "tensorboard": None},
     }
 
 

@@ -15,12 +15,17 @@ NAN = np.nan
 CLASSES = ["a", "b", "c"]
 
 
-def table(y, test: LoadedData | None = None) -> LoadedData:
-    """Row i has features (2i, 2i+1) and row id 100 + i, so every part can be traced back to its source row."""
+def table(y, test: LoadedData | None = None, n_groups: int | None = None) -> LoadedData:
+    """Row i has features (2i, 2i+1) and row id 100 + i, so every part can be traced back to its source row.
+
+    With `n_groups`, row i belongs to group f"g{i % n_groups}" (what `split.group_by` produces), which makes
+    the split keep whole groups together.
+    """
     y = np.asarray(y, dtype=np.int64)
     X = np.arange(2 * len(y), dtype=np.float32).reshape(len(y), 2)
+    groups = None if n_groups is None else np.array([f"g{i % n_groups}" for i in range(len(y))])
     return LoadedData(X=X, y=y, class_names=CLASSES, row_ids=np.arange(len(y), dtype=np.int64) + 100,
-                      groups=np.array([f"g{i % 4}" for i in range(len(y))]), test=test)
+                      groups=groups, test=test)
 
 
 Y30 = [0] * 15 + [1] * 10 + [2] * 5
@@ -41,7 +46,7 @@ def test_stratified_sizes_and_class_counts():
 
 
 def test_parts_cover_every_row_once_and_carry_their_features_and_groups():
-    data = table(Y30)
+    data = table(Y30, n_groups=15)
     splits = split_data(data, SplitConfig(), seed=0)
     ids = np.concatenate([splits.train.row_ids, splits.val.row_ids, splits.test.row_ids])
     assert sorted(ids.tolist()) == list(range(100, 130))
