@@ -20,10 +20,8 @@ from imbrun.interpolate import handle_remaining, interpolate_series, mark_missin
 
 
 def default_cache_dir() -> Path:
-    """$IMBRUN_CACHE_DIR, else $XDG_CACHE_HOME/imbrun, else ~/.cache/imbrun."""
-    if os.environ.get("IMBRUN_CACHE_DIR"):
-        return Path(os.environ["IMBRUN_CACHE_DIR"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "imbrun"
+    """$IMBRUN_CACHE_DIR, else data/.cache under the working directory (beside the project's data)."""
+    return Path(os.environ.get("IMBRUN_CACHE_DIR") or Path("data") / ".cache")
 
 
 def prepare_data(data_cfg, interpolate: InterpolateConfig | None, group_by: str | None = None, *,
