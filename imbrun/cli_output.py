@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -27,7 +28,7 @@ def training_progress(console: Console, epochs: int, quiet: bool):
             progress.start()
             task = progress.add_task("train", total=epochs, info="")
         info = (f"loss {row['train_loss']:.4f}  val_loss {row['val_loss']:.4f}  "
-                f"val macro-F1 {row['val_macro_f1']:.4f}")
+                f"val macro-F1 {row['val_macro_f1']:.4f}") + (f"  ! {escape(row['note'])}" if row.get("note") else "")
         progress.update(task, completed=row["epoch"], info=info)
 
     try:

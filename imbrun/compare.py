@@ -140,7 +140,7 @@ def compare_runs(runs: list[RunSummary], options: CompareOptions | None = None) 
     """The comparison as plain data; the first run is the baseline of every delta and test.
 
     Keys: runs, baseline, strategies, overall, per_class, config_differences, same_test_rows,
-    paired (None or {settings, mcnemar, intervals}), seed_groups, buckets.
+    paired (None or {settings, mcnemar, intervals}), seed_groups, buckets, warnings.
     """
     from imbrun.compare_stats import bucket_recalls, paired_statistics, seed_groups
 
@@ -162,7 +162,15 @@ def compare_runs(runs: list[RunSummary], options: CompareOptions | None = None) 
                          **{k: r.metrics["test"]["overall"][k] for k in OVERALL_KEYS}} for r in runs],
             "per_class": per_class_rows(runs, paired), "config_differences": config_differences(runs),
             "same_test_rows": same_test, "paired": paired, "seed_groups": seed_groups(runs, options),
-            "buckets": bucket_recalls(runs, options)}
+            "buckets": bucket_recalls(runs, options), "warnings": run_warnings(runs)}
+
+
+def run_warnings(runs: list[RunSummary]) -> list[dict]:
+    """Each run's warnings.json entries (majority collapse, divergence, ...) as {run, code, epoch, message}."""
+    from imbrun.diagnose import read_warnings
+
+    return [{"run": r.name, "code": w["code"], "epoch": w.get("epoch"), "message": w["message"]}
+            for r in runs for w in read_warnings(RunDir(r.source or r.path))]
 
 
 def per_class_rows(runs: list[RunSummary], paired: dict | None) -> list[dict]:

@@ -14,7 +14,7 @@ from rich.table import Table
 from imbrun.compare import OVERALL_KEYS
 from imbrun.runs import RunDir
 
-LEFT_COLUMNS = ("run", "class", "key", "strategy", "metric", "group", "vs group", "bucket")
+LEFT_COLUMNS = ("run", "class", "key", "strategy", "metric", "group", "vs group", "bucket", "warning", "message")
 
 
 def _fmt(value) -> str:
@@ -98,6 +98,10 @@ def sections(result: dict) -> list[tuple[str, list[str], list[list[str]]]]:
         out += _group_sections(result["seed_groups"])
     if result.get("buckets"):
         out.append(_bucket_section(result["buckets"]))
+    if result.get("warnings"):
+        out.append(("Warnings (warnings.json of each run)", ["run", "warning", "epoch", "message"],
+                    [[w["run"], w["code"], "" if w["epoch"] is None else str(w["epoch"]), w["message"]]
+                     for w in result["warnings"]]))
     return out
 
 

@@ -36,6 +36,17 @@ class TrainingMonitor:
         self.rows.append(dict(row))
         self.predicted.append(np.asarray(val_pred, dtype=np.int64) if usable else None)
 
+    def live_note(self) -> str | None:
+        """A short note on the latest epoch's validation predictions for the progress display, e.g.
+        "all val predictions '9'" or "val recall 0: 'S', 'F'"; None when nothing is wrong (or nothing is known)."""
+        if not self.predicted or self.predicted[-1] is None:
+            return None
+        predicted = self.predicted[-1]
+        if len(np.unique(predicted)) == 1:
+            return f"all val predictions {self.class_names[int(predicted[0])]!r}"
+        missed = [self.class_names[int(c)] for c in np.unique(self.y_val) if not np.any(predicted[self.y_val == c] == c)]
+        return f"val recall 0: {', '.join(map(repr, missed))}" if missed else None
+
     def finish(self, metrics: dict | None = None, class_counts: dict | None = None) -> list[dict]:
         """Every warning: from the epochs seen, the final test metrics (metrics.json) and class counts per split.
 

@@ -108,7 +108,7 @@ def _train_and_score(cfg: Experiment, run: RunDir, prep: Prepared, on_epoch, res
         with stop_on_signals() if prep.plan.resumable else nullcontext(None) as stop:
             job = TrainJob(model, lambda n: build_model(cfg.model, X["train"].shape[1:], n).to(prep.device),
                            prep.plan.train_arrays, (X["val"], splits.val.y), cfg.train, _shuffle_seed(cfg),
-                           prep.device, _epoch_log(run, on_epoch, tracker), on_val_pred=monitor.on_epoch,
+                           prep.device, _epoch_log(run, on_epoch, tracker, monitor), on_val_pred=monitor.on_epoch,
                            stop_requested=stop, resume=resume)
             model, result = prep.plan.train(job)  # the strategy's procedure; `model` predicts all classes
         _score(cfg, run, prep, model, result, monitor)
@@ -154,14 +154,15 @@ def _score(cfg: Experiment, run: RunDir, prep: Prepared, model, result, monitor:
     write_warnings(run, monitor.finish(metrics, counts["class_counts"]))
 
 
-def _epoch_log(run: RunDir, on_epoch, tracker: Tracker) -> Callable[[dict], None]:
-    """Each epoch's row: appended to history.jsonl (progress on disk), sent to the trackers and the display."""
+def _epoch_log(run: RunDir, on_epoch, tracker: Tracker, monitor: TrainingMonitor) -> Callable[[dict], None]:
+    """Each epoch's row: appended to history.jsonl (progress on disk), sent to the trackers and the display (with
+    the monitor's live note, e.g. a majority collapse, under "note")."""
     def log(row: dict) -> None:
         with run.file("history.jsonl").open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
         tracker.log_epoch(row)
         if on_epoch:
-            on_epoch(row)
+            on_epoch({**row, "note": monitor.live_note()})
     return log
 
 

@@ -53,10 +53,17 @@ def page(title: str, body: list[str]) -> str:
 
 
 def run_sections(run: RunDir) -> list[str]:
-    """Config, class distribution, curves, overall and per-class scores, confusion matrix, probability quality."""
+    """Config, warnings, class distribution, curves, overall and per-class scores, confusion matrix, probability
+    quality."""
+    from imbrun.diagnose import read_warnings
+
     metrics = run.read_json("metrics.json")
     test = metrics["test"]
     out = [f"<p>Status: {html.escape(run.status())}. Folder: <code>{html.escape(str(run.path))}</code></p>"]
+    warnings = read_warnings(run)
+    if warnings:
+        out += ["<h2>Warnings</h2>", table(["warning", "epoch", "message"],
+                                           [[w["code"], w.get("epoch"), w["message"]] for w in warnings])]
     if run.file("balance.json").is_file():
         counts = run.read_json("balance.json").get("class_counts", {})
         splits = list(counts)

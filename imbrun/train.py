@@ -81,10 +81,10 @@ def fit(model: nn.Module, train: tuple[np.ndarray, np.ndarray], val: tuple[np.nd
         row = {"epoch": epoch, "train_loss": train_loss, **_val_scores(val_logits, val[1], loss_fn),
                "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - started}
         result.history.append(row)
-        if on_epoch:
-            on_epoch(row)
         if on_val_pred:
             on_val_pred(row, val_logits.argmax(1).cpu().numpy())
+        if on_epoch:
+            on_epoch(row)
         # termination conditions
         if stopper.update(row, model):
             result.stopped_early = True

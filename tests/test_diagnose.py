@@ -46,6 +46,17 @@ def test_all_predictions_from_one_class_for_three_epochs_is_a_collapse():
         "classes; try a balancing strategy (class_weight, focal, weighted_sampler) or check the learning rate")}]
 
 
+def test_live_note_names_a_collapse_or_the_classes_not_found_in_the_latest_epoch():
+    monitor = TrainingMonitor(NAMES, np.array([0, 0, 1, 2, 2]))
+    assert monitor.live_note() is None
+    monitor.on_epoch(_row(1), np.array([0, 0, 1, 2, 0]))
+    assert monitor.live_note() is None
+    monitor.on_epoch(_row(2), np.array([0, 0, 1, 1, 0]))
+    assert monitor.live_note() == "val recall 0: 'c'"
+    monitor.on_epoch(_row(3), np.array([1, 1, 1, 1, 1]))
+    assert monitor.live_note() == "all val predictions 'b'"
+
+
 def test_a_class_never_found_in_the_last_epochs_has_zero_recall():
     monitor = TrainingMonitor(NAMES, np.array([0, 0, 1, 2, 2]))
     monitor.on_epoch(_row(1, 1.0), np.array([0, 0, 1, 2, 0]))  # c found once: recall 0.5
@@ -191,3 +202,26 @@ def test_train_writes_warnings_json_for_a_collapsing_model(tmp_path):
     run = tmp_path / "runs" / result.output.strip().splitlines()[-1].removeprefix("run: ").split("/")[-1]
     codes = [w["code"] for w in json.loads((run / "warnings.json").read_text())["warnings"]]
     assert "majority_collapse" in codes and "accuracy_uninformative" in codes
+
+
+def test_collapse_is_shown_while_training_and_by_compare_and_report(tmp_path):
+    csv_path = write_blobs_csv(tmp_path / "blobs.csv", counts=(95, 5), features=1)
+    config = tmp_path / "collapse.yaml"
+    config.write_text(yaml.safe_dump(tiny_config(csv_path, train={"epochs": 8, "batch_size": 16, "lr": 0.01})))
+    runs = tmp_path / "runs"
+    shown = CliRunner().invoke(app, ["train", str(config), "--runs-dir", str(runs)], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert "! all val predictions 'c0'" in shown.output  # the progress line of the last epoch
+    assert "warning [majority_collapse] epoch 1: every validation prediction was 'c0'" in shown.output
+    other = CliRunner().invoke(app, ["train", str(config), "--runs-dir", str(runs), "-q",
+                                     "--set", "balance.kind=class_weight", "--name", "weighted"])
+    assert other.exit_code == 0, other.output
+    first, second = sorted(runs.iterdir())
+    compared = CliRunner().invoke(app, ["compare", str(first), str(second), "--format", "markdown"])
+    assert compared.exit_code == 0, compared.output
+    assert "### Warnings (warnings.json of each run)" in compared.output
+    assert f"| {first.name} | majority_collapse | 1 | every validation prediction was 'c0'" in compared.output
+    reported = CliRunner().invoke(app, ["report", str(first)])
+    assert reported.exit_code == 0, reported.output
+    page = (first / "report.html").read_text()
+    assert "<h2>Warnings</h2>" in page and "<td>majority_collapse</td><td>1</td>" in page
