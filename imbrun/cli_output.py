@@ -58,6 +58,9 @@ def print_run_summary(console: Console, run: RunDir, quiet: bool, err_console: C
     from imbrun.diagnose import format_warnings, read_warnings
 
     metrics = run.read_json("metrics.json")
+    auto = run.read_json("balance.json").get("auto") if run.file("balance.json").is_file() else None
+    if auto and not quiet:
+        print_auto_choice(console, auto)
     if not quiet:
         console.print(per_class_table(metrics, f"Test split (best epoch {metrics['best_epoch']} of "
                                                f"{metrics['epochs_run']})"))
@@ -75,3 +78,46 @@ def print_eval_summary(console: Console, out: RunDir, metrics: dict, matches: bo
             console.print("matches the stored metrics.json" if matches else
                           "[red]differs from the stored metrics.json[/red]")
     console.print(f"eval: {out.path}", highlight=False, soft_wrap=True)
+
+
+def pilot_table(auto: dict) -> Table:
+    """balance kind auto: each piloted candidate's validation score per rung; the chosen one marked."""
+    table = Table(title=f"balance auto: pilot (validation {auto['metric']})", title_justify="left")
+    table.add_column("candidate")
+    for r, rung in enumerate(auto["rungs"], start=1):
+        table.add_column(f"rung {r} ({rung['epochs']} ep)", justify="right")
+    table.add_column("")
+    for candidate in (c for c in auto["candidates"] if c["included"]):
+        label = candidate["label"]
+        cells = [_pilot_cell(rung, label) for rung in auto["rungs"]]
+        table.add_row(escape(label), *cells, "chosen" if label == auto["chosen"] else "")
+    return table
+
+
+def _pilot_cell(rung: dict, label: str) -> str:
+    pilot = next((p for p in rung["pilots"] if p["label"] == label), None)
+    if pilot is None:
+        return ""
+    return f"{pilot['score']:.4f}" if pilot["status"] == "completed" else pilot["status"]
+
+
+def print_auto_choice(console: Console, auto: dict) -> None:
+    """The pilot table, the choice with its reason, what was not piloted and whether thresholds were kept."""
+    if auto["rungs"]:
+        console.print(pilot_table(auto))
+    console.print(f"auto chose {auto['chosen']}: {auto['reason']}", markup=False, highlight=False, soft_wrap=True)
+    for c in auto["candidates"]:
+        if not c["included"] and c.get("measured"):
+            console.print(f"not piloted: {c['label']}: {c['reason']}", markup=False, highlight=False, soft_wrap=True)
+    others = [c["label"] for c in auto["candidates"] if not c["included"] and not c.get("measured")]
+    if others:
+        console.print(f"not piloted on any data (reasons in balance.json): {', '.join(others)}", markup=False,
+                      highlight=False, soft_wrap=True)
+    thresholds = auto.get("thresholds") or {}
+    if "val_before" in thresholds:
+        console.print(f"thresholds tuned on validation: {thresholds['metric']} {thresholds['val_before']:.4f} -> "
+                      f"{thresholds['val_after']:.4f}, {thresholds['cross_fitted_gain']:+.4f} on held-out halves: "
+                      f"{'kept' if thresholds['kept'] else 'not kept'}", markup=False, highlight=False,
+                      soft_wrap=True)
+    elif thresholds.get("reason"):
+        console.print(f"thresholds not tuned: {thresholds['reason']}", markup=False, highlight=False, soft_wrap=True)

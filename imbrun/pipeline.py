@@ -16,8 +16,11 @@ import yaml
 
 from imbrun.artifacts import write_scores
 from imbrun.balance import TrainJob, build_plan
+from imbrun.balance.auto import auto_plan, choose_strategy
+from imbrun.balance.auto_pilot import PilotData
 from imbrun.balance.plan import BalancePlan
 from imbrun.config import Experiment
+from imbrun.config.balance import AutoBalance
 from imbrun.data.base import LoadedData
 from imbrun.data.split import Splits, split_data, splits_record
 from imbrun.device import resolve_device, seed_everything
@@ -46,18 +49,35 @@ class Prepared:
     X: dict[str, np.ndarray]  # "train", "val", "test": preprocessed features
     plan: BalancePlan
     device: torch.device
+    auto: dict | None = None  # balance kind auto: the choice record (saved as auto.json, reused by --resume)
 
 
-def prepare(cfg: Experiment, use_cache: bool = True) -> Prepared:
-    """data (+ gap filling, cached) -> split -> preprocess (fitted on train) -> balance plan (train only)."""
+def prepare(cfg: Experiment, use_cache: bool = True, auto_choice: dict | None = None) -> Prepared:
+    """data (+ gap filling, cached) -> split -> preprocess (fitted on train) -> balance plan (train only).
+
+    With balance kind auto the strategy is chosen first, on the training and validation splits only;
+    `auto_choice` (a run's auto.json) reuses an earlier choice instead.
+    """
     device = resolve_device(cfg.train.device, cfg.train.threads)
     data, cache = prepare_data(cfg.data, cfg.preprocess.interpolate, cfg.split.group_by, use_cache=use_cache)
     splits = split_data(data, cfg.split, cfg.seed)
     pre = Preprocessor(cfg.preprocess).fit(splits.train.X)
     X = {name: pre.transform(getattr(splits, name).X, what)
          for name, what in (("train", "train"), ("val", "validation"), ("test", "test"))}
-    plan = build_plan(cfg.balance, splits.train.y, splits.class_names, X["train"], seed=cfg.seed)  # train only
-    return Prepared(data, cache, splits, pre, X, plan, device)
+    if not isinstance(cfg.balance, AutoBalance):
+        plan = build_plan(cfg.balance, splits.train.y, splits.class_names, X["train"], seed=cfg.seed)  # train only
+        return Prepared(data, cache, splits, pre, X, plan, device)
+    choice = auto_choice or _choose_balance(cfg, splits, X["train"], X["val"], device)  # never the test split
+    plan = auto_plan(cfg.balance, choice, splits.train.y, splits.class_names, X["train"], seed=cfg.seed)
+    return Prepared(data, cache, splits, pre, X, plan, device, choice)
+
+
+def _choose_balance(cfg: Experiment, splits: Splits, X_train: np.ndarray, X_val: np.ndarray,
+                    device: torch.device) -> dict:
+    """balance kind auto: pilot the candidates on the training split, judged on the validation split."""
+    data = PilotData(X_train, splits.train.y, X_val, splits.val.y, splits.class_names)
+    return choose_strategy(cfg.balance, data, cfg.model, cfg.train, (cfg.seed, _init_seed(cfg), _shuffle_seed(cfg)),
+                           str(device))
 
 
 def run_experiment(cfg: Experiment, runs_dir: str | Path = "runs", on_epoch: Callable[[dict], None] | None = None,
@@ -70,6 +90,8 @@ def run_experiment(cfg: Experiment, runs_dir: str | Path = "runs", on_epoch: Cal
     prep = prepare(cfg, use_cache)
     run = RunDir.create(runs_dir, cfg.name)
     run.write_text("config.yaml", dump_config(cfg))
+    if prep.auto is not None:
+        run.write_json("auto.json", prep.auto)  # --resume trains the same choice without piloting again
     run.set_status("running")
     return _train_and_score(cfg, run, prep, on_epoch, resume=None)
 
@@ -85,7 +107,8 @@ def resume_experiment(path: str | Path, on_epoch: Callable[[dict], None] | None 
                           f"(status: {run.status()})")
     cfg = load_config(run.file("config.yaml"))
     checkpoint = torch.load(run.file("checkpoint.pt"), map_location="cpu", weights_only=True)
-    prep = prepare(cfg, use_cache)
+    choice = run.read_json("auto.json") if run.file("auto.json").is_file() else None
+    prep = prepare(cfg, use_cache, auto_choice=choice)
     run.set_status("running", resumed_at_epoch=int(checkpoint["epoch"]))
     return _train_and_score(cfg, run, prep, on_epoch, resume=checkpoint)
 

@@ -6,7 +6,7 @@ e.g. two losses or two samplers are refused with a reason.
 
 from typing import Annotated, Literal, Union
 
-from pydantic import AfterValidator, Discriminator, Field, Tag
+from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag, field_validator
 
 from imbrun.config.base import Section
 
@@ -253,13 +253,88 @@ def _tag(value) -> str | None:
     return getattr(value, "kind", None)
 
 
-# `balance:` is one strategy (a mapping) or a list of them; tagging by `kind` keeps error paths as for a
-# plain discriminated union (balance.gamma, not balance.focal.gamma).
-BalanceSetting = Annotated[
-    Union[tuple(Annotated[schema, Tag(schema.model_fields["kind"].default)] for schema in STRATEGY_SCHEMAS)
-          + (Annotated[list[BalanceItem], AfterValidator(check_combination), Tag("list")],)],
-    Discriminator(_tag),
-]
+def _no_auto_in_lists(value):
+    """`auto` chooses one strategy by itself: a clearer message than 'unknown kind' when it is listed."""
+    if isinstance(value, list) and any(isinstance(v, dict) and v.get("kind") == "auto" for v in value):
+        raise ValueError("'auto' chooses a strategy by itself and cannot be combined in a list; use "
+                         "balance: {kind: auto} (its `candidates` may hold combinations)")
+    return value
+
+
+def _setting_union(schemas: tuple) -> object:
+    """One strategy (its schema, chosen by `kind`) or a list of them; tagging by `kind` keeps error paths as for a
+    plain discriminated union (balance.gamma, not balance.focal.gamma)."""
+    return Annotated[
+        Union[tuple(Annotated[schema, Tag(schema.model_fields["kind"].default)] for schema in schemas)
+              + (Annotated[list[BalanceItem], BeforeValidator(_no_auto_in_lists), AfterValidator(check_combination),
+                           Tag("list")],)],
+        Discriminator(_tag),
+    ]
+
+
+# A setting auto may pilot: any strategy of the menu, or a list that combines.
+CandidateSetting = _setting_union(STRATEGY_SCHEMAS)
+
+
+def _candidate_shorthand(value):
+    """A kind alone stands for its defaults: `focal` is {kind: focal}, also inside a list; auto cannot pilot auto."""
+    def expand(item):
+        item = {"kind": item} if isinstance(item, str) else item
+        if isinstance(item, dict) and item.get("kind") == "auto":
+            raise ValueError("'auto' cannot be one of its own candidates")
+        return item
+    return [expand(item) for item in value] if isinstance(value, list) else expand(value)
+
+
+class AutoBalance(Section):
+    """Choose a strategy for the data (balance/auto.py): measure the training split, shortlist strategies, pilot them
+    by successive halving judged on the validation split (never the test split), train the winner fully.
+
+    candidates: None (the shortlist of auto_candidates.py) or kinds / balance settings to pilot instead.
+    budget_epochs: epochs of each pilot at the last rung (None: train.epochs); rung r of R trains
+    budget_epochs / eta^(R-1-r) epochs. budget_seconds: wall-clock limit of all pilots (the choice then depends on
+    the machine's speed). metric: what the pilots maximise on validation; minority_recall_at_precision is the
+    recall of the smallest training class, 0 when its precision is below precision_floor.
+    backend: inline (this process), local (`workers` processes) or ray. tune_thresholds: after training, keep
+    per-class offsets tuned on validation when they raise the metric there.
+    """
+
+    kind: Literal["auto"] = "auto"
+    candidates: list[Annotated[CandidateSetting, BeforeValidator(_candidate_shorthand)]] | None = None
+    budget_epochs: int | None = Field(None, ge=1)
+    budget_seconds: float | None = Field(None, gt=0.0)
+    eta: int = Field(3, ge=2)
+    metric: Literal["macro_f1", "gmean", "balanced_accuracy", "minority_recall_at_precision"] = "macro_f1"
+    precision_floor: float = Field(0.5, gt=0.0, le=1.0)
+    backend: Literal["inline", "local", "ray"] = "inline"
+    workers: int = Field(1, ge=1)
+    tune_thresholds: bool = True
+
+    @field_validator("candidates")
+    @classmethod
+    def _distinct_candidates(cls, value):
+        if value is None:
+            return value
+        if not value:
+            raise ValueError("an empty list; give at least one strategy, or leave candidates out for the shortlist")
+        labels = [candidate_label(item) for item in value]
+        twice = sorted({label for label in labels if labels.count(label) > 1})
+        if twice:
+            raise ValueError(f"{twice[0]!r} is listed twice")
+        return value
+
+
+# `balance:` is one strategy, auto, or a list of strategies.
+BalanceSetting = _setting_union(STRATEGY_SCHEMAS + (AutoBalance,))
+
+
+def candidate_label(setting) -> str:
+    """A short unique name: 'focal', 'weighted_sampler+focal', 'focal(gamma=1.0)' when options differ from defaults."""
+    def one(item) -> str:
+        options = item.model_dump(mode="json", exclude_defaults=True)
+        options.pop("kind", None)
+        return item.kind + (f"({', '.join(f'{k}={v}' for k, v in options.items())})" if options else "")
+    return "+".join(one(item) for item in strategy_items(setting))
 
 
 def strategy_items(setting) -> list:

@@ -1,0 +1,338 @@
+"""balance kind auto: measurements and shortlist rules, successive halving, the choice on tiny data, no test leak."""
+
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+import imbrun.artifacts as artifacts
+import imbrun.balance.auto as auto
+import imbrun.balance.procedures as procedures
+import imbrun.calibration as calibration
+import imbrun.pipeline as pipeline
+import imbrun.train as train
+from imbrun.balance.auto_candidates import measure, shortlist
+from imbrun.balance.auto_pilot import rung_epochs, score, successive_halving
+from imbrun.cli import app
+from imbrun.config import validate_config
+from imbrun.errors import ImbrunError
+from imbrun.pipeline import prepare, resume_experiment, run_experiment
+from tests.conftest import tiny_config, write_blobs_csv
+
+FIGURES = ((pipeline, "curves_png"), (artifacts, "confusion_png"), (calibration, "reliability_png"),
+           (calibration, "pr_curves_png"))
+
+
+@pytest.fixture
+def no_figures(monkeypatch):
+    for module, figure in FIGURES:  # PNGs take ~2 s a run and are not what is tested here
+        monkeypatch.setattr(module, figure, lambda *args, **kwargs: None, raising=False)
+
+
+def overlap_csv(path, n_major=1140, n_minor=60, shift=1.5, seed=0):
+    """Two overlapping 2-D Gaussians, 19:1: plain CE favours the majority, class weights balance the recalls."""
+    rng = np.random.default_rng(seed)
+    X = np.vstack([rng.normal(0, 1, (n_major, 2)), rng.normal(shift, 1, (n_minor, 2))])
+    y = ["major"] * n_major + ["minor"] * n_minor
+    order = rng.permutation(len(y))
+    path.write_text("f0,f1,label\n" + "".join(f"{X[i, 0]:.5f},{X[i, 1]:.5f},{y[i]}\n" for i in order))
+    return path
+
+
+def auto_cfg(csv, balance=None, **sections):
+    return validate_config(tiny_config(csv, balance={"kind": "auto", **(balance or {})}, **sections))
+
+
+def choice_without_timing(record: dict) -> dict:
+    """The record minus wall-clock numbers (pilot and budget seconds differ run to run)."""
+    rungs = [{**rung, "pilots": [{k: v for k, v in p.items() if k != "seconds"} for p in rung["pilots"]]}
+             for rung in record["rungs"]]
+    budget = {k: v for k, v in record["budget"].items() if k != "pilot_seconds"}
+    return {**record, "rungs": rungs, "budget": budget}
+
+
+# ---- config ---------------------------------------------------------------------------------------------
+
+def test_auto_config_defaults_shorthand_and_refusals():
+    cfg = validate_config({"data": {"kind": "csv", "path": "x.csv"},
+                           "balance": {"kind": "auto", "candidates": ["none", ["smote", "focal"]]}})
+    assert cfg.model_dump(mode="json")["balance"]["candidates"][0] == {"kind": "none"}
+    assert [item.kind for item in cfg.balance.candidates[1]] == ["smote", "focal"]
+    assert (cfg.balance.budget_epochs, cfg.balance.eta, cfg.balance.metric, cfg.balance.backend,
+            cfg.balance.tune_thresholds) == (None, 3, "macro_f1", "inline", True)
+    for balance, message in [
+        ([{"kind": "auto"}, {"kind": "focal"}], "balance: 'auto' chooses a strategy by itself and cannot be "
+                                                "combined in a list; use balance: {kind: auto} (its `candidates` "
+                                                "may hold combinations)"),
+        ({"kind": "auto", "budget_epoch": 3}, "balance.budget_epoch: unknown key (did you mean 'budget_epochs'?)"),
+        ({"kind": "auto", "candidates": ["none", "none"]}, "balance.candidates: 'none' is listed twice"),
+        ({"kind": "auto", "candidates": ["auto"]}, "balance.candidates.0: 'auto' cannot be one of its own candidates"),
+        ({"kind": "aut"}, "balance: unknown kind 'aut' (did you mean 'auto'?)"),
+    ]:
+        with pytest.raises(ImbrunError) as err:
+            validate_config({"data": {"kind": "csv", "path": "x.csv"}, "balance": balance})
+        assert str(err.value).startswith(f"<config>: {message}")
+
+
+# ---- measurements and shortlist ---------------------------------------------------------------------------
+
+def test_measure_reports_counts_ratio_minority_and_input_kind():
+    y = np.repeat([0, 1, 2], [40, 12, 3])
+    assert measure(y, np.zeros((55, 4)), ["a", "b", "c"]) == {
+        "rows": 55, "classes": 3, "class_counts": {"a": 40, "b": 12, "c": 3}, "imbalance_ratio": 40 / 3,
+        "minority_class": "c", "minority_rows": 3, "classes_below_few_rows": ["a", "b", "c"], "input": "tabular",
+        "row_shape": [4], "values_per_row": 4}
+    assert measure(np.array([0, 1]), np.zeros((2, 30, 2)), ["a", "b"])["input"] == "series"
+
+
+def _included(counts, shape=(4,)):
+    y = np.repeat(np.arange(len(counts)), counts)
+    found = shortlist(measure(y, np.zeros((len(y), *shape)), [f"c{k}" for k in range(len(counts))]))
+    return [c.label for c in found if c.included], {c.label: c.reason for c in found}
+
+
+def test_shortlist_for_a_tiny_minority_keeps_the_loss_side_only():
+    included, reasons = _included([40, 12, 3])
+    assert included == ["class_weight", "none", "logit_adjust", "focal"]
+    assert reasons["smote"] == "class 'c2' has 3 training rows: SMOTE's k_neighbors=5 needs at least 6"
+    assert reasons["undersample"] == "only 3 'c2' training rows: undersampling would keep 9 of 55 rows"
+    assert reasons["weighted_sampler"] == ("only 3 'c2' training rows: each would be drawn ~13 times per epoch; "
+                                           "the loss-side strategies give the same weight without repeating rows")
+
+
+def test_shortlist_for_a_large_minority_adds_sampling_and_resampling():
+    included, reasons = _included([600, 150])
+    assert included == ["class_weight", "none", "logit_adjust", "focal", "weighted_sampler", "smote", "undersample"]
+    assert reasons["undersample"] == "150 'c1' training rows: enough to keep 300 rows"
+    assert len(shortlist(measure(np.repeat([0, 1], [600, 150]), np.zeros((750, 4)), ["a", "b"]))) == 19
+
+
+def test_shortlist_when_nearly_balanced_or_high_dimensional():
+    included, reasons = _included([50, 40])
+    assert included == ["class_weight", "none"]
+    assert reasons["focal"] == "the ratio 1.2:1 is nearly balanced (below 1.5:1)"
+    included, reasons = _included([300, 60], shape=(300, 2))
+    assert "smote" not in included and included[-1] == "weighted_sampler"
+    assert reasons["smote"] == ("600 values per row: nearest neighbours in that many dimensions carry little "
+                                "meaning (more than 500)")
+
+
+# ---- successive halving -------------------------------------------------------------------------------------
+
+def test_rung_epochs_leave_at_most_eta_candidates_for_the_full_budget():
+    assert rung_epochs(2, 3, 9) == [9]
+    assert rung_epochs(3, 3, 9) == [9]
+    assert rung_epochs(7, 3, 9) == [3, 9]
+    assert rung_epochs(10, 3, 9) == [1, 3, 9]
+    assert rung_epochs(5, 2, 4) == [1, 2, 4]
+
+
+def _fake_rung(table, seen):
+    """run_rung scoring each candidate from `table[label][epochs]`; records what ran."""
+    def run_rung(pilots):
+        seen.append([(p.label, p.epochs) for p in pilots])
+        return [{"label": p.label, "status": "completed", "score": table[p.label][p.epochs],
+                 "tiebreak": table[p.label].get("ba", 0.0), "epochs_run": p.epochs} for p in pilots]
+    return run_rung
+
+
+def test_successive_halving_keeps_the_best_third_then_picks_the_best():
+    table = {"a": {3: 0.5, 9: 0.6}, "b": {3: 0.7, 9: 0.65}, "c": {3: 0.6, 9: 0.8}, "d": {3: 0.4, 9: 0.9}}
+    seen = []
+    result = successive_halving([(k, None) for k in table], _fake_rung(table, seen), eta=3, budget=9)
+    assert seen == [[("a", 3), ("b", 3), ("c", 3), ("d", 3)], [("b", 9), ("c", 9)]]
+    assert [rung["kept"] for rung in result["rungs"]] == [["b", "c"], ["c"]]
+    assert (result["winner"], result["decided_at"], result["stopped_by_time"]) == ("c", 1, False)
+
+
+def test_equal_scores_go_to_higher_balanced_accuracy_then_to_the_earlier_candidate():
+    table = {"a": {9: 0.0, "ba": 0.5}, "b": {9: 0.0, "ba": 0.7}, "c": {9: 0.0, "ba": 0.7}}
+    result = successive_halving([(k, None) for k in table], _fake_rung(table, []), eta=3, budget=9)
+    assert result["winner"] == "b"
+
+
+def test_a_rung_cut_by_the_time_budget_leaves_the_choice_to_the_last_complete_rung():
+    def run_rung(pilots):
+        if pilots[0].epochs == 9:
+            return [{"label": p.label, "status": "skipped", "score": None, "tiebreak": None} for p in pilots]
+        return [{"label": p.label, "status": "completed", "score": s, "tiebreak": 0.0}
+                for p, s in zip(pilots, (0.5, 0.7, 0.6, 0.4))]
+    result = successive_halving([(k, None) for k in "abcd"], run_rung, eta=3, budget=9)
+    assert (result["winner"], result["decided_at"], result["stopped_by_time"]) == ("b", 0, True)
+    assert result["rungs"][1]["kept"] == []
+
+
+def test_scores_and_the_minority_threshold_search():
+    assert score("macro_f1", [0, 0, 1, 1], [0, 1, 1, 1], 2) == pytest.approx((2 / 3 + 0.8) / 2)
+    assert score("gmean", [0, 0, 1, 1], [0, 0, 0, 1], 2) == pytest.approx(0.5 ** 0.5)
+    assert score("minority_recall_at_precision", [0, 1, 1], [1, 1, 0], 2, minority=1, floor=0.5) == 0.5
+    assert score("minority_recall_at_precision", [0, 0, 1], [1, 1, 1], 2, minority=1, floor=0.5) == 0.0
+    probs = np.array([[0.9, 0.1], [0.7, 0.3], [0.6, 0.4], [0.55, 0.45]])
+    offsets = auto.tune_offsets("minority_recall_at_precision", probs, np.array([0, 1, 1, 0]), 1, 0.5)
+    assert offsets.tolist() == [0.0, 1.0]  # the smallest offset that predicts rows 1-3 as minority: recall 1 at 2/3
+
+
+# ---- the choice on tiny data ------------------------------------------------------------------------------
+
+def test_the_clearly_right_strategy_is_chosen(tmp_path):
+    cfg = auto_cfg(overlap_csv(tmp_path / "overlap.csv"),
+                   {"candidates": ["none", "focal", "class_weight"], "metric": "balanced_accuracy",
+                    "tune_thresholds": False},
+                   split={"test_size": 0.25, "val_size": 0.25}, train={"epochs": 6, "batch_size": 32, "lr": 0.01})
+    record = prepare(cfg).auto
+    scores = record["rungs"][0]["scores"]
+    assert record["chosen"] == "class_weight"
+    assert scores["class_weight"] > max(scores["none"], scores["focal"]) + 0.15
+    assert record["reason"].startswith("highest validation balanced_accuracy at rung 1 (6 epochs): ")
+
+
+def test_the_choice_is_deterministic_for_a_seed(tmp_path):
+    csv = write_blobs_csv(tmp_path / "blobs.csv", counts=(80, 20, 8))
+    cfg = auto_cfg(csv, train={"epochs": 6, "batch_size": 16, "lr": 0.01})
+    first, second = prepare(cfg).auto, prepare(cfg).auto
+    assert choice_without_timing(first) == choice_without_timing(second)
+    assert [rung["epochs"] for rung in first["rungs"]] == [2, 6]
+    assert len(first["rungs"][0]["scores"]) == 4 and len(first["rungs"][1]["scores"]) == 2
+
+
+def test_budget_epochs_are_honoured_per_candidate_and_rung(tmp_path, monkeypatch, no_figures):
+    trained, real_fit = [], procedures.fit
+
+    def counting_fit(*args, **kwargs):
+        result = real_fit(*args, **kwargs)
+        trained.append((args[4].epochs, len(result.history)))  # (epochs asked, epochs trained)
+        return result
+    monkeypatch.setattr(procedures, "fit", counting_fit)
+    csv = write_blobs_csv(tmp_path / "blobs.csv", counts=(80, 20, 8))
+    cfg = auto_cfg(csv, {"budget_epochs": 6, "tune_thresholds": False}, train={"epochs": 4, "batch_size": 16, "lr": 0.01})
+    run = run_experiment(cfg, tmp_path / "runs")
+    # 4 candidates at 6 // 3 = 2 epochs, the best ceil(4 / 3) = 2 at 6 epochs, then the winner's full training
+    assert trained == [(2, 2)] * 4 + [(6, 6)] * 2 + [(4, 4)]
+    record = run.read_json("balance.json")["auto"]
+    assert record["budget"]["schedule"] == [2, 6]
+    assert [[p["epochs_run"] for p in rung["pilots"]] for rung in record["rungs"]] == [[2, 2, 2, 2], [6, 6]]
+
+
+def test_budget_seconds_stops_the_pilots(tmp_path):
+    csv = write_blobs_csv(tmp_path / "blobs.csv", counts=(80, 20, 8))
+    cfg = auto_cfg(csv, {"budget_epochs": 3000, "budget_seconds": 0.3})
+    record = prepare(cfg).auto
+    assert record["budget"]["stopped_by_time"] is True
+    assert record["budget"]["pilot_seconds"] < 0.3 + 1.5  # the running epoch ends, nothing new starts
+    statuses = [p["status"] for p in record["rungs"][0]["pilots"]]
+    assert statuses[0] == "stopped" and set(statuses[1:]) == {"skipped"}
+    assert record["chosen"] == "class_weight"
+    assert record["reason"] == ("the time budget ran out before any pilot finished; class_weight is the fallback "
+                                "(it works at any minority size)")
+
+
+def test_the_test_split_is_never_seen_by_the_choice(tmp_path, monkeypatch, no_figures):
+    """Every array the pilots and the threshold tuning train on or score is training or validation data."""
+    csv = write_blobs_csv(tmp_path / "blobs.csv", counts=(80, 20, 8))
+    cfg = auto_cfg(csv, train={"epochs": 3, "batch_size": 16, "lr": 0.01})
+    seen = {"choose": [], "fit": [], "predict": []}
+    real_choose, real_fit, real_predict = pipeline.choose_strategy, procedures.fit, train.predict_proba
+    monkeypatch.setattr(pipeline, "choose_strategy", lambda cfg_, data, *rest: seen["choose"].append(data) or
+                        real_choose(cfg_, data, *rest))
+    monkeypatch.setattr(procedures, "fit", lambda model, tr, val, *rest, **kw: seen["fit"].append((tr[0], val[0])) or
+                        real_fit(model, tr, val, *rest, **kw))
+    recording = lambda model, X, *rest: seen["predict"].append(X) or real_predict(model, X, *rest)  # noqa: E731
+    monkeypatch.setattr(train, "predict_proba", recording)  # the pilots import it when they run
+    monkeypatch.setattr(auto, "predict_proba", recording)  # the threshold tuning
+    run = run_experiment(cfg, tmp_path / "runs")
+    monkeypatch.undo()
+
+    prep = prepare(cfg)  # the same splits and choice, rebuilt
+    X_train, X_val, X_test = prep.X["train"], prep.X["val"], prep.X["test"]
+    (data,) = seen["choose"]
+    np.testing.assert_array_equal(data.X_train, X_train)
+    np.testing.assert_array_equal(data.X_val, X_val)
+    np.testing.assert_array_equal(data.y_val, prep.splits.val.y)
+    train_rows = {row.tobytes() for row in X_train}
+    assert len(seen["fit"]) == 7  # 4 + 2 pilots, the final training
+    for X_fit, X_fit_val in seen["fit"]:
+        assert {row.tobytes() for row in X_fit} <= train_rows
+        np.testing.assert_array_equal(X_fit_val, X_val)
+    assert len(seen["predict"]) == 8  # each pilot's score; the tuning: validation before and after offsets
+    for X in seen["predict"]:
+        np.testing.assert_array_equal(X, X_val)
+    test_rows = {row.tobytes() for row in X_test}
+    assert not test_rows & (train_rows | {row.tobytes() for row in X_val})
+    assert run.read_json("balance.json")["auto"]["chosen"] == prep.auto["chosen"]
+
+
+def test_the_pilot_of_the_full_budget_is_the_final_model(tmp_path, no_figures):
+    """Same seeds, same epochs: the winner's last-rung validation score is the trained run's validation score."""
+    csv = write_blobs_csv(tmp_path / "blobs.csv", counts=(80, 20, 8))
+    cfg = auto_cfg(csv, {"tune_thresholds": False}, train={"epochs": 6, "batch_size": 16, "lr": 0.01})
+    run = run_experiment(cfg, tmp_path / "runs")
+    record = run.read_json("balance.json")
+    auto_record = record["auto"]
+    assert record["strategy"] == f"auto:{auto_record['chosen']}"
+    assert auto_record["thresholds"] == {"kept": False, "reason": "tune_thresholds is off"}
+    final = auto_record["rungs"][-1]["scores"][auto_record["chosen"]]
+    assert run.read_json("metrics.json")["val"]["overall"]["macro_f1"] == pytest.approx(final, abs=1e-12)
+    assert run.read_json("auto.json") == {k: v for k, v in auto_record.items()
+                                          if k not in ("thresholds", "thresholds_tuned")}
+
+
+def test_thresholds_are_kept_only_when_they_help_on_held_out_validation_rows(tmp_path, no_figures):
+    csv = overlap_csv(tmp_path / "overlap.csv")
+    cfg = auto_cfg(csv, {"candidates": ["none"]}, split={"test_size": 0.25, "val_size": 0.25},
+                   train={"epochs": 6, "batch_size": 32, "lr": 0.01})
+    run = run_experiment(cfg, tmp_path / "runs")
+    record = run.read_json("balance.json")["auto"]
+    assert record["reason"] == "none is the only candidate" and record["rungs"] == []
+    thresholds = record["thresholds"]
+    assert thresholds["val_after"] > thresholds["val_before"] and thresholds["cross_fitted_gain"] > 0
+    assert record["thresholds_tuned"] is thresholds["kept"] is True
+    assert run.read_json("model.json")["predictor"]["adjust"] == {"kind": "offsets", "on_log_probs": True}
+    assert run.read_json("metrics.json")["val"]["overall"]["macro_f1"] == pytest.approx(thresholds["val_after"])
+
+
+def test_local_backend_makes_the_same_choice_as_inline(tmp_path):
+    csv = write_blobs_csv(tmp_path / "blobs.csv", counts=(80, 20, 8))
+    inline = prepare(auto_cfg(csv, train={"epochs": 3, "batch_size": 16, "lr": 0.01})).auto
+    local = prepare(auto_cfg(csv, {"backend": "local", "workers": 2},
+                             train={"epochs": 3, "batch_size": 16, "lr": 0.01})).auto
+    assert local["chosen"] == inline["chosen"]
+    assert [rung["scores"] for rung in local["rungs"]] == [rung["scores"] for rung in inline["rungs"]]
+
+
+def test_resume_trains_the_saved_choice_without_piloting_again(tmp_path, monkeypatch, no_figures):
+    csv = write_blobs_csv(tmp_path / "blobs.csv", counts=(80, 20, 8))
+    cfg = auto_cfg(csv, train={"epochs": 4, "batch_size": 16, "lr": 0.01, "threads": 1})
+    whole = run_experiment(cfg, tmp_path / "whole")
+
+    polls = iter(range(10**6))
+
+    @contextmanager
+    def stop_in_epoch_three():
+        yield lambda: next(polls) >= 12  # 4 batches an epoch: stops in epoch 3
+    monkeypatch.setattr(pipeline, "stop_on_signals", stop_in_epoch_three)
+    with pytest.raises(ImbrunError):
+        run_experiment(cfg, tmp_path / "cut")
+    (cut,) = (tmp_path / "cut").iterdir()
+    monkeypatch.setattr(pipeline, "choose_strategy", lambda *args: pytest.fail("piloted again on --resume"))
+    monkeypatch.setattr(pipeline, "stop_on_signals", contextmanager(lambda: (yield None)))
+    resumed = resume_experiment(cut)
+    assert resumed.read_json("balance.json")["auto"]["chosen"] == whole.read_json("balance.json")["auto"]["chosen"]
+    assert resumed.read_json("metrics.json")["test"] == whole.read_json("metrics.json")["test"]
+
+
+def test_train_prints_the_pilot_table_and_the_choice(tmp_path, no_figures):
+    csv = write_blobs_csv(tmp_path / "blobs.csv", counts=(80, 20, 8))
+    config = tmp_path / "auto.yaml"
+    config.write_text(yaml.safe_dump(tiny_config(csv, balance={"kind": "auto"},
+                                                 train={"epochs": 3, "batch_size": 16, "lr": 0.01})))
+    result = CliRunner().invoke(app, ["train", str(config), "--runs-dir", str(tmp_path / "runs")],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "balance auto: pilot (validation macro_f1)" in out and "rung 1 (1 ep)" in out and "rung 2 (3 ep)" in out
+    assert "auto chose " in out and "highest validation macro_f1 at rung 2 (3 epochs)" in out
+    assert "not piloted: smote: class 'c2' has 4 training rows: SMOTE's k_neighbors=5 needs at least 6" in out
+    quiet = CliRunner().invoke(app, ["train", str(config), "--runs-dir", str(tmp_path / "runs"), "-q"])
+    assert quiet.exit_code == 0 and quiet.output.count("\n") == 1 and quiet.output.startswith("run: ")
