@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from imbrun.calibration import write_probability_quality
+from imbrun.errors import ImbrunError
 from imbrun.metrics import report
 from imbrun.plots import confusion_png
 from imbrun.runs import RunDir
@@ -30,6 +31,11 @@ def write_scores(run: RunDir, class_names: list[str], test: tuple[np.ndarray, np
                  probs: np.ndarray, extra: dict | None = None, val_block: dict | None = None) -> dict:
     """Score (row_ids, y_true, y_pred) and write metrics.json, per_class.csv, confusion matrix and predictions."""
     row_ids, y_true, y_pred = test
+    finite = np.isfinite(probs).all(axis=1)
+    if not finite.all():  # e.g. a test value far outside the training range overflowing the network
+        raise ImbrunError(f"scoring: the model's output is not finite for {int((~finite).sum())} test row(s) "
+                          f"(first row_id {row_ids[np.argmin(finite)]}); check them for extreme values or normalise "
+                          f"the inputs (preprocess.normalize.kind: standard)", exit_code=1)
     test_block = report(y_true, y_pred, class_names)
     metrics = {"class_names": class_names, "test": test_block,
                "test_fingerprint": test_fingerprint(row_ids, y_true), **(extra or {})}

@@ -108,7 +108,8 @@ def pr_curves_png(y_true, probs, class_names: list[str], path: Path) -> None:
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.set_title("Precision-recall, one vs rest")
-    ax.legend(fontsize=7, loc="lower left", ncol=max(1, len(class_names) // 12))
+    if ax.get_lines():  # no curve when the test split holds a single class
+        ax.legend(fontsize=7, loc="lower left", ncol=max(1, len(class_names) // 12))
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -34,7 +34,8 @@ def training_progress(console: Console, epochs: int, quiet: bool):
     try:
         yield on_epoch
     finally:
-        progress.stop()
+        if task is not None:  # a bar never started would still print an empty line on stop()
+            progress.stop()
 
 
 def per_class_table(metrics: dict, title: str) -> Table:

@@ -56,6 +56,10 @@ def fit(model: nn.Module, train: tuple[np.ndarray, np.ndarray], val: tuple[np.nd
     the current epoch; `resume=checkpoint` continues from there and ends exactly as an uninterrupted run.
     `on_val_pred(row, predicted)` receives each epoch's validation predictions (n_val,) beside its history row.
     """
+    if len(val[1]) == 0:  # every epoch is scored on validation: without rows there is nothing to score
+        raise ImbrunError("train: the validation split is empty; raise split.val_size or add rows")
+    if len(train[1]) == 0:
+        raise ImbrunError("train: the training split is empty (after balancing); add rows or change the strategy")
     X = torch.as_tensor(train[0], dtype=torch.float32, device=device)
     y = torch.as_tensor(train[1], device=device)
     loss_fn = loss_fn.to(device)

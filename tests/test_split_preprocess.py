@@ -78,8 +78,9 @@ def test_split_seed_overrides_the_experiment_seed():
 def test_class_with_a_single_row_cannot_be_stratified():
     with pytest.raises(ImbrunError) as info:
         split_data(table([0] * 15 + [1] * 14 + [2]), SplitConfig(), seed=0)
-    assert str(info.value) == ("split: class 'c' has 1 row(s) left for the test split; a stratified split needs at "
-                               "least 2 (add rows, drop the class, or set split.stratify: false)")
+    assert str(info.value) == ("split: class 'c' has 1 row to share between the test split and the rest; a "
+                               "stratified split needs at least 2 per class (add rows, drop the class, or set "
+                               "split.stratify: false)")
 
 
 def test_single_row_class_is_allowed_without_stratification():
@@ -94,9 +95,15 @@ def test_too_few_rows_for_one_per_class_on_each_side():
                                "(needs at least one row per class on each side)")
 
 
-def test_training_split_with_a_single_class_is_an_error():
+def test_data_with_a_single_class_is_an_error():
     with pytest.raises(ImbrunError) as info:
         split_data(table([1] * 10), SplitConfig(), seed=0)
+    assert str(info.value) == "split: the data holds a single class ('b', 10 rows); a classifier needs at least two"
+
+
+def test_training_split_with_a_single_class_is_an_error():
+    with pytest.raises(ImbrunError) as info:  # the only 'a' row lands in the test split
+        split_data(table([1] * 10 + [0]), SplitConfig(stratify=False, seed=4), seed=0)
     assert str(info.value) == "split: the training split holds a single class ('b'); a classifier needs at least two"
 
 

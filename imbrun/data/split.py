@@ -44,6 +44,7 @@ def split_data(data: LoadedData, cfg: SplitConfig, seed: int) -> Splits:
     With groups (split.group_by), every group lands in exactly one split (stratified where possible).
     """
     seed = cfg.seed if cfg.seed is not None else seed
+    _check_classes(data)
     whole = Part(data.X, data.y, data.row_ids, data.groups)
     index = np.arange(len(whole))
     split = _group_split if data.groups is not None else _split
@@ -130,21 +131,33 @@ def _warn_shared_groups(splits: Splits) -> None:
 
 
 def _split(index, y, share, stratify, seed, class_names, what):
+    n_share = int(np.ceil(share * len(y)))  # as train_test_split counts a float share
+    if n_share < 1 or len(y) - n_share < 1:
+        raise ImbrunError(f"split: {len(y)} row(s) cannot give a {what} share of {share:.3g} and rows besides it "
+                          f"(needs at least one row on each side); add rows")
     counts = np.bincount(y, minlength=len(class_names))
     if stratify:
         present = counts[counts > 0]
         too_few = np.flatnonzero((counts > 0) & (counts < 2))
         if too_few.size:
             code = too_few[0]
-            raise ImbrunError(f"split: class {class_names[code]!r} has {counts[code]} row(s) left for the "
-                              f"{what} split; a stratified split needs at least 2 (add rows, drop the "
-                              f"class, or set split.stratify: false)")
-        n_share = int(np.ceil(share * len(y)))
+            raise ImbrunError(f"split: class {class_names[code]!r} has {counts[code]} row to share between the "
+                              f"{what} split and the rest; a stratified split needs at least 2 per class (add rows, "
+                              f"drop the class, or set split.stratify: false)")
         if n_share < len(present) or len(y) - n_share < len(present):
             raise ImbrunError(f"split: {len(y)} rows cannot be stratified into a {what} share of {share:.3g} with "
                               f"{len(present)} classes (needs at least one row per class on each side)")
     return train_test_split(index, test_size=share, random_state=seed, shuffle=True,
                             stratify=y if stratify else None)
+
+
+def _check_classes(data: LoadedData) -> None:
+    present = np.flatnonzero(np.bincount(data.y, minlength=len(data.class_names)))
+    if present.size == 0:
+        raise ImbrunError("split: the data has no rows")
+    if present.size == 1:
+        raise ImbrunError(f"split: the data holds a single class ({data.class_names[present[0]]!r}, {len(data.y)} "
+                          f"rows); a classifier needs at least two")
 
 
 def _check_training_classes(splits: Splits) -> None:

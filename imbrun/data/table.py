@@ -125,7 +125,13 @@ def _encode_features(frame, cols, spec: TableSpec, source, categories):
             row = int(np.flatnonzero(bad.to_numpy())[0])
             raise ImbrunError(f"{source}: row {row + 1}, column {col!r}: expected a number, got "
                               f"{str(values.iloc[row])!r} (list the column under data.categorical if it is a category)")
-        blocks.append(numeric.to_numpy(dtype=np.float32)[:, None])
+        wide = numeric.to_numpy(dtype=np.float64)
+        too_big = np.abs(wide) > np.finfo(np.float32).max  # 'inf', or 1e39: infinite as float32, NaN in the model
+        if too_big.any():
+            row = int(np.flatnonzero(too_big)[0])
+            raise ImbrunError(f"{source}: row {row + 1}, column {col!r}: expected a finite number within float32 "
+                              f"range (|x| < 3.4e38), got {str(values.iloc[row])!r}")
+        blocks.append(wide.astype(np.float32)[:, None])
         names.append(str(col))
     return np.concatenate(blocks, axis=1), names, categories
 

@@ -15,15 +15,17 @@ class Cnn1d(nn.Module):
     def __init__(self, cfg: Cnn1dModel, input_shape: tuple[int, ...], n_classes: int):
         super().__init__()
         steps, channels = as_series(input_shape)
+        pools = 0 if cfg.pool == 1 or not cfg.channels else len(cfg.channels) if cfg.pool_after == "each" else 1
+        if steps < cfg.pool ** pools:  # each pooling layer divides the time axis by `pool`
+            raise ImbrunError(f"model: cnn1d with {pools} pooling layer(s) of size {cfg.pool} needs inputs of at "
+                              f"least {cfg.pool ** pools} time steps, the data has shape {tuple(input_shape)} "
+                              f"({steps} time steps); lower model.pool")
         layers: list[nn.Module] = []
         for i, width in enumerate(cfg.channels):
             layers += [nn.Conv1d(channels, width, cfg.kernel_size, padding=cfg.kernel_size // 2),
                        ACTIVATIONS[cfg.activation]()]
             last = i == len(cfg.channels) - 1
             if cfg.pool > 1 and (cfg.pool_after == "each" or last):
-                if steps < cfg.pool:
-                    raise ImbrunError(f"model: input of {input_shape[0]} time steps is too short for "
-                                      f"{len(cfg.channels)} pooling layers of size {cfg.pool}")
                 layers.append(nn.MaxPool1d(cfg.pool))
                 steps //= cfg.pool
             channels = width
