@@ -106,6 +106,8 @@ def evaluate(
     tau: Annotated[float, typer.Option(help="Strength of --posthoc logit_adjust.")] = 1.0,
     tune_metric: Annotated[str, typer.Option(help="What --posthoc threshold maximises on validation.")] = "macro_f1",
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Only check that the data sources still have the sha256 "
+                                        "recorded in env.json at training; warns about each changed file.")] = False,
 ) -> None:
     """Re-score a saved run on its test split (must equal metrics.json), or on other data.
 
@@ -115,6 +117,10 @@ def evaluate(
     def action():
         from imbrun.cli_output import print_eval_summary
         from imbrun.evaluate import evaluate_posthoc, evaluate_run
+        if check:
+            if posthoc is not None or data is not None:
+                raise ImbrunError("--check only checks the run's data sources; drop --data/--posthoc")
+            return _check_data(run)
         if posthoc is not None and data is not None:
             raise ImbrunError("--posthoc scores the run's own test split; drop --data")
         out, metrics, matches = evaluate_run(run, data) if posthoc is None else \
@@ -123,6 +129,23 @@ def evaluate(
         if matches is False:
             raise ImbrunError(f"{run}: re-scored test metrics differ from metrics.json", exit_code=1)
     _guarded(action)
+
+
+def _check_data(run: Path) -> None:
+    """evaluate --check: one warning line per changed or missing source file, else `data unchanged`."""
+    from imbrun.environment import check_data_sources
+    from imbrun.runs import RunDir
+    folder = RunDir.open(run, require=("env.json", "status.json"), completed=True)
+    sources = folder.read_json("env.json").get("data_sources") or []
+    warnings, notes = check_data_sources(sources)
+    for line in warnings:
+        err_console.print(f"warning: {line}", highlight=False, soft_wrap=True, markup=False)
+    for line in notes:
+        console.print(line, highlight=False, soft_wrap=True, markup=False)
+    checked = sum("path" in s for s in sources)
+    if not warnings:
+        console.print(f"data unchanged: {checked} source file(s) have the sha256 recorded at training" if checked
+                      else "no data files recorded in env.json to check", highlight=False, soft_wrap=True)
 
 
 @app.command()

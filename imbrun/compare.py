@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 
+from imbrun.config.loading import read_yaml_mapping
 from imbrun.errors import ImbrunError
 from imbrun.runs import RunDir
 
@@ -94,15 +94,12 @@ def expand_runs(patterns: list[str]) -> list[Path]:
 
 def load_summary(path: Path) -> RunSummary:
     """A completed run folder, or an eval folder of one (its run's config plus the post-hoc setting)."""
-    run = RunDir.open(path, require=("metrics.json", "status.json"))
-    status = run.status()
-    if status != "completed":
-        raise ImbrunError(f"{run.path}: run is {status}, not completed; its metrics cannot be compared")
+    run = RunDir.open(path, require=("metrics.json", "status.json"), completed=True)
     metrics = run.read_json("metrics.json")
     source = run if run.file("config.yaml").is_file() else RunDir(metrics.get("run", run.path))
     if not source.file("config.yaml").is_file():
         raise ImbrunError(f"{run.path}: not a complete run folder, missing config.yaml")
-    config = yaml.safe_load(source.file("config.yaml").read_text(encoding="utf-8")) or {}
+    config = read_yaml_mapping(source.file("config.yaml"))  # a safe loader: no tags that build objects
     if "posthoc" in metrics:  # an eval folder: the post-hoc correction is part of what is compared
         config = {**config, "posthoc": metrics["posthoc"]}
     return RunSummary(run.path.name, run.path, config, metrics, source.path)

@@ -39,3 +39,30 @@ def environment(device: str, seed: int, threads: int, sources: list[dict]) -> di
         "git_dirty": bool(_git("status", "--porcelain")) if commit else None,
         "data_sources": sources,
     }
+
+
+def check_data_sources(sources: list[dict]) -> tuple[list[str], list[str]]:
+    """Recompute the sha256 of each recorded source file: (warnings for changed or missing files, notes).
+
+    A live MySQL source (url + rows_sha256) is not queried again: re-reading a server may be slow or need its
+    password, so a note says it was not re-checked.
+    """
+    from pathlib import Path
+
+    from imbrun.data.files import sha256_file
+
+    warnings, notes = [], []
+    for source in sources:
+        if "path" not in source:
+            what = f"table {source['table']}" if source.get("table") else "query"
+            notes.append(f"not re-checked: {source.get('url', 'a live source')} ({what}) is a live MySQL source; "
+                         f"its rows had sha256 {str(source.get('rows_sha256'))[:12]}.. at training")
+            continue
+        path, was = Path(source["path"]), str(source.get("sha256"))
+        if not path.is_file():
+            warnings.append(f"data changed since training: {path} is missing (sha256 was {was[:12]}..)")
+            continue
+        now = sha256_file(path)
+        if now != was:
+            warnings.append(f"data changed since training: {path} (sha256 was {was[:12]}.., now {now[:12]}..)")
+    return warnings, notes

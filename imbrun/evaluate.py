@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import pickle
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 from imbrun.artifacts import write_scores
 from imbrun.balance import predictor_from_spec
-from imbrun.config import load_config, validate_config
+from imbrun.config import load_config
 from imbrun.data import load_data
 from imbrun.data.base import LoadedData
 from imbrun.data.split import split_data
@@ -25,17 +26,27 @@ from imbrun.train import predict_proba
 
 
 def load_trained(run: RunDir, device: torch.device):
-    """(config, model in eval mode, preprocessor, class names) from a run folder; never executes its code."""
-    cfg = validate_config(yaml.safe_load(run.file("config.yaml").read_text(encoding="utf-8")),
-                          source=str(run.file("config.yaml")))
+    """(config, model in eval mode, preprocessor, class names) from a run folder; never executes its code.
+
+    config.yaml is read with a safe YAML loader, model.pt with torch.load(weights_only=True) (tensors only, no
+    pickled objects) and preprocess.npz without pickle; a file that needs more is refused in one line.
+    """
+    cfg = load_config(run.file("config.yaml"))
     meta = run.read_json("model.json")
     shape = tuple(meta["input_shape"])  # the predictor: one model, or e.g. cascade stages (model.json's spec)
     model = predictor_from_spec(meta.get("predictor"), lambda k: build_model(cfg.model, shape, k),
                                 len(meta["class_names"]))
-    state = torch.load(run.file("model.pt"), map_location="cpu", weights_only=True)
-    model.load_state_dict(state)
-    with np.load(run.file("preprocess.npz"), allow_pickle=False) as saved:
-        pre = Preprocessor.from_state(cfg.preprocess, dict(saved))
+    try:
+        with warnings.catch_warnings():  # e.g. torch's note on a foreign pickle protocol: the error below says it
+            warnings.simplefilter("ignore")
+            state = torch.load(run.file("model.pt"), map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+        with np.load(run.file("preprocess.npz"), allow_pickle=False) as saved:
+            pre = Preprocessor.from_state(cfg.preprocess, dict(saved))
+    except (pickle.UnpicklingError, RuntimeError, ValueError, OSError, KeyError, EOFError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ImbrunError(f"{run.path}: cannot load the saved model safely ({type(exc).__name__}: {reason[:200]}); "
+                          "model.pt must hold tensors only and preprocess.npz plain arrays") from None
     return cfg, model.to(device).eval(), pre, meta
 
 
@@ -46,7 +57,7 @@ def evaluate_run(run_path: str | Path, data: str | None = None) -> tuple[RunDir,
     YAML), every row of that data is scored (for a config with a test file, its test file); classes are
     matched by name.
     """
-    run = RunDir.open(run_path)
+    run = RunDir.open(run_path, completed=True)
     device = resolve_device("cpu")
     cfg, model, pre, meta = load_trained(run, device)
     class_names = meta["class_names"]
@@ -110,7 +121,7 @@ def evaluate_posthoc(run_path: str | Path, kind: str, tau: float = 1.0,
 
     if kind not in POSTHOC_KINDS:
         raise ImbrunError(f"--posthoc {kind}: unknown correction; known: {', '.join(POSTHOC_KINDS)}")
-    run = RunDir.open(run_path)
+    run = RunDir.open(run_path, completed=True)
     device = resolve_device("cpu")
     cfg, model, pre, meta = load_trained(run, device)
     class_names = meta["class_names"]

@@ -116,6 +116,7 @@ def write_report(target: str | Path, out: str | Path | None = None) -> Path:
     if folder.file("comparison.json").is_file():
         title, body = f"imbrun comparison: {folder.path.name}", comparison_sections(folder)
     elif folder.file("metrics.json").is_file():
+        folder = RunDir.open(folder.path, require=("metrics.json", "status.json"), completed=True)
         title, body = f"imbrun run: {folder.path.name}", run_sections(folder)
     else:
         raise ImbrunError(f"{folder.path}: neither a run folder (metrics.json) nor a comparison folder "

@@ -23,6 +23,8 @@ class RunDir:
     @classmethod
     def create(cls, runs_dir: str | Path, name: str, now: float | None = None) -> RunDir:
         """A new, empty folder; never reuses an existing one (a suffix -2, -3, ... is added instead)."""
+        if "/" in name or "\\" in name:  # the folder stays inside runs_dir whatever the caller passes
+            raise ImbrunError(f"run name {name!r}: expected a plain folder name (no '/' or '\\')")
         runs_dir = Path(runs_dir)
         runs_dir.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
@@ -37,15 +39,40 @@ class RunDir:
         raise ImbrunError(f"{runs_dir}: could not find a free run folder name for {base!r}")
 
     @classmethod
-    def open(cls, path: str | Path, require: tuple[str, ...] = REQUIRED_FILES) -> RunDir:
-        """An existing run folder with the files `evaluate`/`compare` need; one line naming what is missing."""
+    def open(cls, path: str | Path, require: tuple[str, ...] = REQUIRED_FILES, *,
+             completed: bool = False) -> RunDir:
+        """An existing run folder with the files `evaluate`/`compare` need; one line naming what is missing.
+
+        completed=True also refuses a run whose status.json is not `completed`, saying what to do instead.
+        """
         run = cls(path)
         if not run.path.is_dir():
             raise ImbrunError(f"{run.path}: run folder not found")
+        if completed and run.file("status.json").is_file():
+            run.require_completed()
         missing = [name for name in require if not (run.path / name).is_file()]
         if missing:
             raise ImbrunError(f"{run.path}: not a complete run folder, missing {', '.join(missing)}")
         return run
+
+    def require_completed(self) -> None:
+        """Nothing, or one line naming the run, its status and what to do (resume, retrain, look at the error)."""
+        state = self.read_json("status.json")
+        status = state.get("status", "unknown") if isinstance(state, dict) else "unknown"
+        if status == "completed":
+            return
+        if status == "failed":
+            error = str(state.get("error") or "no error recorded").strip().splitlines() or ["no error recorded"]
+            raise ImbrunError(f"{self.path}: run failed, not completed: {error[0]}")
+        if status == "interrupted" and self.file("checkpoint.pt").is_file():
+            raise ImbrunError(f"{self.path}: run is interrupted, not completed; resume it with "
+                              f"imbrun train --resume {self.path}")
+        if status == "interrupted":
+            raise ImbrunError(f"{self.path}: run is interrupted, not completed, and has no checkpoint; train it again")
+        if status == "running":
+            raise ImbrunError(f"{self.path}: run is running, not completed (still training, or its process was "
+                              f"killed); wait for it, or train it again")
+        raise ImbrunError(f"{self.path}: run is {status}, not completed")
 
     def file(self, name: str) -> Path:
         return self.path / name

@@ -93,7 +93,8 @@ def test_refuses_incomplete_runs_and_other_classes(tmp_path):
     running = write_run(tmp_path, "R", status="running")
     with pytest.raises(ImbrunError) as err:
         load_summary(running)
-    assert str(err.value) == f"{running}: run is running, not completed; its metrics cannot be compared"
+    assert str(err.value) == (f"{running}: run is running, not completed (still training, or its process was "
+                              "killed); wait for it, or train it again")
     with pytest.raises(ImbrunError) as err:
         compare([write_run(tmp_path, "A")])
     assert str(err.value) == "compare: give at least two run folders"

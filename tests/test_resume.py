@@ -64,7 +64,8 @@ def test_sigint_mid_training_then_resume_gives_the_uninterrupted_metrics(tmp_pat
     assert (cut / "checkpoint.pt").is_file() and not (cut / "metrics.json").exists()
 
     code, out, err = finished("evaluate", str(cut))  # an interrupted run is not scored
-    assert code == 2 and "not a complete run folder" in err
+    assert code == 2 and err.strip() == (f"error: {cut}: run is interrupted, not completed; resume it with "
+                                         f"imbrun train --resume {cut}")
 
     code, out, err = finished("train", "--resume", str(cut), "-q")
     assert code == 0, err
