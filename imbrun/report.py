@@ -115,7 +115,7 @@ def write_report(target: str | Path, out: str | Path | None = None) -> Path:
         raise ImbrunError(f"{folder.path}: folder not found")
     if folder.file("comparison.json").is_file():
         title, body = f"imbrun comparison: {folder.path.name}", comparison_sections(folder)
-    elif folder.file("metrics.json").is_file():
+    elif folder.file("metrics.json").is_file() or folder.file("status.json").is_file():  # a run or eval folder
         folder = RunDir.open(folder.path, require=("metrics.json", "status.json"), completed=True)
         title, body = f"imbrun run: {folder.path.name}", run_sections(folder)
     else:
