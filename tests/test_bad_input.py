@@ -306,6 +306,13 @@ for _command in ("evaluate", "compare", "report"):
         CASES[f"{_command}: a {_state} run"] = _build
 
 
+@case("report: a failed run that wrote no metrics")
+def _(tmp, trained):
+    run = with_status(tmp, trained, {"status": "failed", "error": "ImbrunError: model: too short"})
+    (run / "metrics.json").unlink()
+    return Case(["report", run], f"{run}: run failed, not completed: ImbrunError: model: too short")
+
+
 # ---- the test ----------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
