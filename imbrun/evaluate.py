@@ -20,6 +20,7 @@ from imbrun.device import resolve_device
 from imbrun.errors import ImbrunError
 from imbrun.metrics import report
 from imbrun.models import build_model
+from imbrun.prepare import interpolated, prepare_data
 from imbrun.preprocess import Preprocessor
 from imbrun.runs import RunDir
 from imbrun.train import predict_proba
@@ -62,7 +63,7 @@ def evaluate_run(run_path: str | Path, data: str | None = None) -> tuple[RunDir,
     cfg, model, pre, meta = load_trained(run, device)
     class_names = meta["class_names"]
     if data is None:
-        test = split_data(load_data(cfg.data, cfg.split.group_by), cfg.split, cfg.seed).test
+        test = split_data(_prepared(cfg), cfg.split, cfg.seed).test
         row_ids, y, X = test.row_ids, test.y, test.X
     else:
         other = _load_other(cfg, data)
@@ -86,12 +87,17 @@ def evaluate_run(run_path: str | Path, data: str | None = None) -> tuple[RunDir,
 
 def _load_other(cfg, data: str) -> LoadedData:
     if data.endswith((".yaml", ".yml")):
-        loaded = load_data(load_config(data).data)
+        loaded = interpolated(load_data(load_config(data).data), cfg.preprocess.interpolate)  # as in training
         return loaded.test if loaded.test is not None else loaded
     if cfg.data.kind != "csv":
         raise ImbrunError(f"--data {data}: a bare file can only replace a csv data source; pass a config YAML")
     section = cfg.data.model_copy(update={"path": data, "test_path": None})
-    return load_data(section)
+    return interpolated(load_data(section), cfg.preprocess.interpolate)
+
+
+def _prepared(cfg) -> LoadedData:
+    """The run's data as training saw it: loaded and gap-filled (preprocess.interpolate), from the cache."""
+    return prepare_data(cfg.data, cfg.preprocess.interpolate, cfg.split.group_by)[0]
 
 
 def _remap(other: LoadedData, class_names: list[str], source: str) -> np.ndarray:
@@ -125,7 +131,7 @@ def evaluate_posthoc(run_path: str | Path, kind: str, tau: float = 1.0,
     device = resolve_device("cpu")
     cfg, model, pre, meta = load_trained(run, device)
     class_names = meta["class_names"]
-    splits = split_data(load_data(cfg.data, cfg.split.group_by), cfg.split, cfg.seed)
+    splits = split_data(_prepared(cfg), cfg.split, cfg.seed)
 
     def log_probs(part, what: str) -> np.ndarray:  # (n, K) log-softmax of the model's logits
         logits = predict_logits(model, pre.transform(part.X, what), cfg.train.eval_batch_size, device)

@@ -182,11 +182,13 @@ def mark_missing(X: np.ndarray, sentinels: Sequence[float]) -> np.ndarray:
     return marked
 
 
-def handle_remaining(X: np.ndarray, policy: str, fill_value: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def handle_remaining(X: np.ndarray, policy: str, fill_value: float = 0.0,
+                     row_ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Deal with values still missing after interpolation; returns (X, keep_row_mask).
 
-    "fail" raises if anything is missing, "fill" puts `fill_value` there, "drop" removes the rows
-    (the returned X has only the kept rows; use the mask on the labels too).
+    "fail" raises if anything is missing (naming the first row by its id in `row_ids` when given),
+    "fill" puts `fill_value` there, "drop" removes the rows (the returned X has only the kept rows;
+    use the mask on the labels too).
     """
     if policy not in POLICIES:
         known = ", ".join(POLICIES)
@@ -198,9 +200,10 @@ def handle_remaining(X: np.ndarray, policy: str, fill_value: float = 0.0) -> tup
         return X, keep
     if policy == "fail":
         first = int(np.flatnonzero(row_missing)[0])
+        where = f"row {first}" if row_ids is None else f"row id {int(row_ids[first])}"
         raise ImbrunError(
             f"{int(missing.sum())} values in {int(row_missing.sum())} rows are still missing after interpolation "
-            f"(first: row {first}); use policy 'fill' or 'drop' for remaining values, or another interpolation"
+            f"(first: {where}); use policy 'fill' or 'drop' for remaining values, or another interpolation"
         )
     if policy == "fill":
         return np.where(missing, np.asarray(fill_value, dtype=X.dtype), X), keep

@@ -28,11 +28,15 @@ def prepare_data(data_cfg, interpolate: InterpolateConfig | None, group_by: str 
                  use_cache: bool = True, cache_dir: str | Path | None = None) -> tuple[LoadedData, str]:
     """Load + interpolate; returns (data, cache state "hit" | "miss" | "off")."""
     def build() -> LoadedData:
-        data = load_data(data_cfg, group_by)
-        return fill_gaps(data, interpolate) if interpolate is not None else data
+        return interpolated(load_data(data_cfg, group_by), interpolate)
 
     extra = {"interpolate": interpolate.model_dump() if interpolate else None, "group_by": group_by}
     return cached(data_cfg.model_dump(mode="json"), extra, cache_dir or default_cache_dir(), build, use_cache)
+
+
+def interpolated(data: LoadedData, interpolate: InterpolateConfig | None) -> LoadedData:
+    """`data` with its gaps filled as preprocess.interpolate says (unchanged without that section)."""
+    return fill_gaps(data, interpolate) if interpolate is not None else data
 
 
 def fill_gaps(data: LoadedData, cfg: InterpolateConfig, what: str = "data") -> LoadedData:
@@ -44,7 +48,7 @@ def fill_gaps(data: LoadedData, cfg: InterpolateConfig, what: str = "data") -> L
                            padding=None if cfg.padding == "none" else cfg.padding)
     remaining = int(np.isnan(X).sum())
     try:
-        X, keep = handle_remaining(X, cfg.remaining, cfg.fill_value)
+        X, keep = handle_remaining(X, cfg.remaining, cfg.fill_value, data.row_ids)
     except ImbrunError as error:  # say which part of the data it was
         raise ImbrunError(f"preprocess.interpolate ({what}): {error}") from None
     dropped = data.row_ids[~keep]

@@ -33,7 +33,9 @@ def source_files(section: dict) -> list[Path] | None:
             continue
         path = Path(value)
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            # hidden names at any depth are skipped: e.g. a cache folder (data/.cache) inside a data folder
+            files += sorted(p for p in path.rglob("*")
+                            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts))
         elif path.is_file():
             files.append(path)
     return files
