@@ -133,7 +133,7 @@ def _(tmp, _):
                       preprocess={"interpolate": {"method": "linear", "limit": 1, "remaining": "fail"}})
     (tmp / "seq.csv").write_text("\n".join(lines) + "\n")
     return train_case(tmp, raw, "preprocess.interpolate (data): 2 values in 1 rows are still missing after "
-                      "interpolation (first: row 7); use policy 'fill' or 'drop' for remaining values, or another "
+                      "interpolation (first: row id 7); use policy 'fill' or 'drop' for remaining values, or another "
                       "interpolation", 2, "--no-cache")
 
 
