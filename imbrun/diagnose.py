@@ -139,14 +139,16 @@ def accuracy_warnings(metrics: dict) -> list[dict]:
 
 
 def empty_class_warnings(class_counts: dict) -> list[dict]:
-    """A split holding no rows of some class: its recall is undefined there (and reported as 0 in macro-F1)."""
+    """A split holding no rows of some class: the model cannot learn it (train), or its recall is undefined there
+    (val, test: reported as 0 in macro-F1)."""
     found = []
     for split in ("train", "val", "test"):
         empty = [name for name, rows in class_counts.get(split, {}).items() if rows == 0]
         if empty:
+            why = "the model cannot learn to predict them" if split == "train" else \
+                "its scores there are undefined (counted as 0 in macro-F1)"
             found.append(_warning("empty_class", f"the {split} split has no rows of {', '.join(map(repr, empty))}: "
-                                  f"its scores there are undefined (counted as 0 in macro-F1); add rows or change "
-                                  f"split.test_size / split.val_size"))
+                                  f"{why}; add rows or change split.test_size / split.val_size"))
     return found
 
 

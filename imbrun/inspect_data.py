@@ -101,14 +101,32 @@ def group_leakage(groups: dict[str, np.ndarray | None], group_by: str) -> dict:
             "shared": {pair: names for pair, names in shared.items() if names}}
 
 
-def inspect_experiment(cfg) -> dict:
-    """Load and split the data of an Experiment exactly as `train` would, and inspect it (no training)."""
-    from imbrun.data import load_data
+def inspect_experiment(cfg, use_cache: bool = True) -> dict:
+    """Prepare (gap filling, prepared-data cache) and split the data of an Experiment exactly as `train` would,
+    and inspect it (no training). The report also says the cache state and what interpolation did."""
     from imbrun.data.split import split_data
+    from imbrun.prepare import prepare_data
 
-    data = load_data(cfg.data, cfg.split.group_by)
+    data, cache = prepare_data(cfg.data, cfg.preprocess.interpolate, cfg.split.group_by, use_cache=use_cache)
     splits = split_data(data, cfg.split, cfg.seed)
-    return inspect_splits(data, splits, cfg.split.group_by)
+    report = inspect_splits(data, splits, cfg.split.group_by)
+    report["data_cache"] = cache
+    if "interpolate" in data.notes:
+        report["interpolate"] = data.notes["interpolate"]
+    return report
+
+
+def prepare_lines(report: dict) -> list[str]:
+    """What data preparation did, for the table output: gap filling (preprocess.interpolate) and the cache state."""
+    lines = []
+    filled = report.get("interpolate")
+    if filled is not None:
+        dropped = len(filled["dropped_row_ids"])
+        lines.append(f"interpolation ({filled['method']}): {filled['filled']} of {filled['missing_before']} missing "
+                     f"value(s) filled, {filled['remaining']} left ({filled['remaining_policy']}"
+                     + (f", {dropped} row(s) dropped" if dropped else "") + "); the counts above are after it")
+    lines.append(f"prepared-data cache: {report['data_cache']}")
+    return lines
 
 
 def data_label(data_cfg) -> str:

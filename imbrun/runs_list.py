@@ -1,6 +1,8 @@
 """`imbrun runs`: one row per run folder (status, data, model, strategy, scores, duration); `runs rm` cleans up.
 
-Every file of a run is read through RunDir; a damaged file shows as a blank cell rather than stopping the listing.
+Run folders are found in DIR and one level down in sweep folders (`<sweep>/<trial run>/`, listed as
+`<sweep>/<trial run>`). Every file of a run is read through RunDir; a damaged file shows as a blank cell rather
+than stopping the listing.
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 import math
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
@@ -17,7 +19,8 @@ from imbrun.errors import ImbrunError
 from imbrun.runs import RunDir
 
 REMOVABLE = ("failed", "interrupted")  # completed (and running) runs are never deleted
-SORT_KEYS = ("time", "name", "status", "macro_f1", "minority_recall", "duration")
+COLUMN_KEYS = ("time", "name", "status", "data", "model", "strategy", "minority_recall", "duration")
+METRIC_KEYS = ("accuracy", "balanced_accuracy", "macro_f1", "weighted_f1", "mcc", "gmean")  # metrics.summary
 
 
 @dataclass
@@ -33,15 +36,39 @@ class RunRow:
     minority_class: str | None
     duration: float | None  # seconds
     path: str
+    sweep: str | None = None  # the sweep folder a trial run is in
+    overall: dict[str, float] = field(default_factory=dict)  # metrics.json test.overall (numbers only)
 
 
 def run_folders(runs_dir: str | Path) -> list[RunDir]:
-    """Sub-folders of `runs_dir` that look like runs (a status.json or a config.yaml), by name."""
+    """Sub-folders of `runs_dir` that look like runs, then the runs inside each other sub-folder (a sweep), by name."""
     root = Path(runs_dir)
     if not root.is_dir():
         raise ImbrunError(f"{root}: runs folder not found")
-    return [RunDir(p) for p in sorted(root.iterdir())
-            if p.is_dir() and ((p / "status.json").is_file() or (p / "config.yaml").is_file())]
+    found = []
+    for path in sorted(p for p in root.iterdir() if p.is_dir()):
+        if _is_run(path):
+            found.append(RunDir(path))
+        else:  # a sweep folder (sweep.yaml, trials.json) holds one run folder per trial: one level only
+            found += [RunDir(p) for p in _sub_folders(path) if _is_run(p)]
+    return found
+
+
+def _sub_folders(path: Path) -> list[Path]:
+    try:
+        return sorted(p for p in path.iterdir() if p.is_dir())
+    except OSError:  # an unreadable folder is not a sweep we can list
+        return []
+
+
+def _is_run(path: Path) -> bool:
+    return (path / "status.json").is_file() or (path / "config.yaml").is_file()
+
+
+def sort_keys(rows: list[RunRow]) -> list[str]:
+    """What --sort accepts: the columns, the summary metrics and any other test.overall score of the runs."""
+    found = sorted({k for r in rows for k in r.overall} - set(METRIC_KEYS))
+    return list(COLUMN_KEYS) + list(METRIC_KEYS) + found
 
 
 def list_runs(runs_dir: str | Path, status: str | None = None, grep: str | None = None,
@@ -50,33 +77,40 @@ def list_runs(runs_dir: str | Path, status: str | None = None, grep: str | None 
 
     Example: list_runs("runs", status="completed", grep="focal", sort="macro_f1")
     """
-    if sort not in SORT_KEYS:
-        raise ImbrunError(f"--sort: expected one of {', '.join(SORT_KEYS)}, got {sort!r}")
-    rows = [run_row(run) for run in run_folders(runs_dir)]
+    rows = [run_row(run, Path(runs_dir)) for run in run_folders(runs_dir)]
+    valid = sort_keys(rows)
+    if sort not in valid:
+        raise ImbrunError(f"--sort: expected one of {', '.join(valid)}, got {sort!r}")
     if status:
         rows = [r for r in rows if r.status == status]
     if grep:
         needle = grep.lower()
         rows = [r for r in rows if needle in " ".join((r.name, r.data, r.model, r.strategy, r.status)).lower()]
-    if sort in ("macro_f1", "minority_recall", "duration"):
-        present = [r for r in rows if getattr(r, sort) is not None]
-        return sorted(present, key=lambda r: getattr(r, sort), reverse=sort != "duration") + \
-            [r for r in rows if getattr(r, sort) is None]
+    if sort in ("minority_recall", "duration") or sort not in COLUMN_KEYS:
+        value = (lambda r: getattr(r, sort)) if sort in COLUMN_KEYS else (lambda r: r.overall.get(sort))
+        present = [r for r in rows if value(r) is not None]
+        return sorted(present, key=value, reverse=sort != "duration") + [r for r in rows if value(r) is None]
     return sorted(rows, key=lambda r: getattr(r, sort))
 
 
-def run_row(run: RunDir) -> RunRow:
-    """What one run folder says about itself; missing or damaged pieces are None / ''."""
+def run_row(run: RunDir, runs_dir: Path | None = None) -> RunRow:
+    """What one run folder says about itself; missing or damaged pieces are None / ''.
+
+    A run inside a sweep folder of `runs_dir` is named `<sweep folder>/<run folder>`.
+    """
     config = _read(lambda: yaml.safe_load(run.file("config.yaml").read_text(encoding="utf-8"))) or {}
     metrics = _read(lambda: run.read_json("metrics.json")) or {}
     balance = _read(lambda: run.read_json("balance.json")) or {}
     state = _read(lambda: run.read_json("status.json")) or {}
     minority, recall = minority_recall(metrics, balance)
-    return RunRow(name=run.path.name, time=_started(run), status=state.get("status", "unknown"),
+    sweep = run.path.parent.name if runs_dir is not None and run.path.parent != runs_dir else None
+    overall = _overall(metrics)
+    return RunRow(name=f"{sweep}/{run.path.name}" if sweep else run.path.name, time=_started(run),
+                  status=state.get("status", "unknown"),
                   data=_data_label(config.get("data") or {}), model=str((config.get("model") or {}).get("kind", "")),
-                  strategy=_strategy(config.get("balance"), balance), macro_f1=_macro_f1(metrics),
+                  strategy=_strategy(config.get("balance"), balance), macro_f1=overall.get("macro_f1"),
                   minority_recall=recall, minority_class=minority, duration=duration(run, state),
-                  path=str(run.path))
+                  path=str(run.path), sweep=sweep, overall=overall)
 
 
 def minority_recall(metrics: dict, balance: dict) -> tuple[str | None, float | None]:
@@ -128,9 +162,11 @@ def _read(load):
         return None
 
 
-def _macro_f1(metrics: dict) -> float | None:
-    value = ((metrics.get("test") or {}).get("overall") or {}).get("macro_f1")
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+def _overall(metrics: dict) -> dict[str, float]:
+    """test.overall of metrics.json: its numeric, non-NaN scores."""
+    overall = (metrics.get("test") or {}).get("overall") if isinstance(metrics.get("test"), dict) else None
+    return {k: float(v) for k, v in (overall if isinstance(overall, dict) else {}).items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)}
 
 
 def _data_label(data: dict) -> str:
@@ -168,20 +204,25 @@ def _iso(text: str | None) -> float | None:
         return None
 
 
-def runs_table(rows: list[RunRow]):
-    """A rich Table of the rows: the columns of `imbrun runs`."""
+def runs_table(rows: list[RunRow], metric: str | None = None):
+    """A rich Table of the rows: the columns of `imbrun runs`, plus `metric` (a test.overall score) when given."""
     from rich.table import Table
 
+    extra = [metric] if metric and metric not in COLUMN_KEYS and metric != "macro_f1" else []
+    scores = ("macro-F1", *extra, "minority recall", "duration")
     table = Table(title=f"{len(rows)} run(s)", title_justify="left")
-    for column in ("name", "time", "status", "data", "model", "strategy", "macro-F1", "minority recall",
-                   "duration"):
-        table.add_column(column, justify="right" if column in ("macro-F1", "minority recall", "duration") else "left",
-                         no_wrap=True)
+    for column in ("name", "time", "status", "data", "model", "strategy", *scores):
+        table.add_column(column, justify="right" if column in scores else "left", no_wrap=True)
     for r in rows:
         recall = "" if r.minority_recall is None else f"{r.minority_recall:.3f} ({r.minority_class})"
-        table.add_row(r.name, r.time[5:], r.status, r.data, r.model, r.strategy,
-                      "" if r.macro_f1 is None else f"{r.macro_f1:.3f}", recall, format_duration(r.duration))
+        values = [_score(r.macro_f1)] + [_score(r.overall.get(m)) for m in extra]
+        table.add_row(r.name, r.time[5:], r.status, r.data, r.model, r.strategy, *values, recall,
+                      format_duration(r.duration))
     return table
+
+
+def _score(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
 
 
 def format_duration(seconds: float | None) -> str:
@@ -203,7 +244,7 @@ def list_command(console, runs_dir: Path, status: str | None, grep: str | None, 
     if fmt == "json":
         sys.stdout.write(json.dumps(rows_as_dicts(rows), indent=2) + "\n")
     else:
-        console.print(runs_table(rows))
+        console.print(runs_table(rows, sort))
 
 
 def rm_command(console, runs_dir: Path, status: str | None, confirm) -> None:

@@ -57,21 +57,25 @@ def stratified_subset(y: np.ndarray, rows: int, seed: int) -> np.ndarray:
     return np.sort(taken)
 
 
-def overfit_check(cfg, rows: int = 100, epochs: int = 200, target: float = 0.99) -> SanityResult:
+def overfit_check(cfg, rows: int = 100, epochs: int = 200, target: float = 0.99,
+                  use_cache: bool = True) -> SanityResult:
     """Train the config's model (plain cross-entropy, no early stopping) on a stratified subset of the training
-    split and score it on that same subset; PASS when training macro-F1 reaches `target`."""
+    split and score it on that same subset; PASS when training macro-F1 reaches `target`.
+
+    The data is prepared and split as `train` does (preprocess.interpolate, the prepared-data cache)."""
     from imbrun.balance import build_plan
     from imbrun.config.balance import NoBalance
-    from imbrun.data import load_data
     from imbrun.data.split import split_data
     from imbrun.device import resolve_device, seed_everything
     from imbrun.models import build_model
+    from imbrun.prepare import prepare_data
     from imbrun.preprocess import Preprocessor
     from imbrun.train import TrainingInterrupted, fit
 
     device = resolve_device(cfg.train.device, cfg.train.threads)
     seed_everything(cfg.seed)
-    splits = split_data(load_data(cfg.data, cfg.split.group_by), cfg.split, cfg.seed)
+    data, _ = prepare_data(cfg.data, cfg.preprocess.interpolate, cfg.split.group_by, use_cache=use_cache)
+    splits = split_data(data, cfg.split, cfg.seed)
     pre = Preprocessor(cfg.preprocess).fit(splits.train.X)
     subset = splits.train.take(stratified_subset(splits.train.y, rows, cfg.seed))
     X, y = pre.transform(subset.X, "train"), subset.y

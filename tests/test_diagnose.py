@@ -225,3 +225,59 @@ def test_collapse_is_shown_while_training_and_by_compare_and_report(tmp_path):
     assert reported.exit_code == 0, reported.output
     page = (first / "report.html").read_text()
     assert "<h2>Warnings</h2>" in page and "<td>majority_collapse</td><td>1</td>" in page
+
+
+def test_train_on_empty_class_splits_is_warned(tmp_path):
+    csv_path = write_blobs_csv(tmp_path / "blobs.csv", counts=(40, 12, 1))
+    config = tmp_path / "empty.yaml"  # unstratified: the single 'c2' row lands in train, none in val or test
+    config.write_text(yaml.safe_dump(tiny_config(csv_path, split={"test_size": 0.25, "val_size": 0.2,
+                                                                  "stratify": False})))
+    result = CliRunner().invoke(app, ["train", str(config), "--runs-dir", str(tmp_path / "runs"), "-q"])
+    assert result.exit_code == 0, result.output
+    advice = "add rows or change split.test_size / split.val_size"
+    expected = [f"the val split has no rows of 'c2': its scores there are undefined (counted as 0 in macro-F1); "
+                f"{advice}",
+                f"the test split has no rows of 'c2': its scores there are undefined (counted as 0 in macro-F1); "
+                f"{advice}"]
+    for message in expected:
+        assert f"warning [empty_class]: {message}" in result.output
+    [run] = (tmp_path / "runs").iterdir()
+    warnings = json.loads((run / "warnings.json").read_text())["warnings"]
+    assert [w["message"] for w in warnings if w["code"] == "empty_class"] == expected
+    assert json.loads((run / "balance.json").read_text())["class_counts"]["test"] == {"c0": 11, "c1": 3, "c2": 0}
+
+
+def test_empty_training_class_says_the_model_cannot_learn_it():
+    counts = {"train": {"a": 5, "b": 0}, "val": {"a": 2, "b": 1}, "test": {"a": 2, "b": 1}}
+    assert format_warnings(empty_class_warnings(counts)) == [
+        "warning [empty_class]: the train split has no rows of 'b': the model cannot learn to predict them; add "
+        "rows or change split.test_size / split.val_size"]
+
+
+def test_divergence_is_shown_after_training_and_by_compare_and_report(tmp_path):
+    csv_path = write_blobs_csv(tmp_path / "blobs.csv")
+    config = tmp_path / "diverge.yaml"  # plain SGD at lr 10: the training loss grows every epoch
+    config.write_text(yaml.safe_dump(tiny_config(csv_path, train={"epochs": 6, "batch_size": 16, "lr": 10.0,
+                                                                  "optimizer": "sgd"})))
+    runs = tmp_path / "runs"
+    shown = CliRunner().invoke(app, ["train", str(config), "--runs-dir", str(runs)], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    message = ("training loss rose from 5.439 (epoch 1) to 1.626e+05 (epoch 6); lower the learning rate, e.g. "
+               "lr 10 -> 1")
+    assert f"warning [divergence] epoch 6: {message}" in shown.output
+    diverged = runs / shown.output.strip().splitlines()[-1].removeprefix("run: ").split("/")[-1]
+    assert {"code": "divergence", "message": message, "epoch": 6} in \
+        json.loads((diverged / "warnings.json").read_text())["warnings"]
+    calm = CliRunner().invoke(app, ["train", str(config), "--runs-dir", str(runs), "-q", "--set", "train.lr=0.1",
+                                    "--name", "calm"])
+    assert calm.exit_code == 0, calm.output
+    calm_run = runs / calm.output.strip().splitlines()[-1].removeprefix("run: ").split("/")[-1]
+    assert "divergence" not in (calm_run / "warnings.json").read_text()
+    compared = CliRunner().invoke(app, ["compare", str(calm_run), str(diverged), "--format", "markdown"])
+    assert compared.exit_code == 0, compared.output
+    assert f"| {diverged.name} | divergence | 6 | {message} |" in compared.output
+    reported = CliRunner().invoke(app, ["report", str(diverged)])
+    assert reported.exit_code == 0, reported.output
+    page = (diverged / "report.html").read_text()
+    assert "<td>divergence</td><td>6</td><td>training loss rose from 5.439 (epoch 1) to 1.626e+05 (epoch 6); " \
+           "lower the learning rate, e.g. lr 10 -&gt; 1</td>" in page

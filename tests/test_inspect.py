@@ -191,3 +191,54 @@ def test_series_padding_from_a_sequence_csv(tmp_path):
     assert sum(p["series"] for p in padding.values()) == 40 and sum(p["padded"] for p in padding.values()) == 20
     total_steps = sum(p["mean_padded_length"] * p["padded"] for p in padding.values())
     assert round(total_steps) == 10 * 3 + 10 * 1 and padding["train"]["timesteps"] == 8
+
+
+def _gappy_series_config(tmp_path, interpolate=True):
+    """40 single-channel series of 8 steps ('b' rows higher than 'a'); 10 have 2 blank interior cells."""
+    rng = np.random.default_rng(1)
+    lines = []
+    for i in range(40):
+        label = "a" if i < 30 else "b"
+        cells = [f"{v:.3f}" for v in rng.uniform(1.0, 2.0, size=8) + (2.0 if label == "b" else 0.0)]
+        if i % 4 == 0:
+            cells[3] = cells[5] = ""
+        lines.append(",".join(cells) + f",{label}")
+    csv_path = tmp_path / "gaps.csv"
+    csv_path.write_text("\n".join(lines) + "\n")
+    preprocess = {"normalize": {"kind": "standard"}, **({"interpolate": {"method": "linear"}} if interpolate else {})}
+    return _config(tmp_path, csv_path, data={"kind": "csv", "path": str(csv_path), "header": False,
+                                             "sequence": {"channels": 1}}, preprocess=preprocess)
+
+
+def test_inspect_prepares_the_data_as_train_does_and_fills_the_cache(tmp_path):
+    config, cache = _gappy_series_config(tmp_path), tmp_path / "cache"
+    env = {"IMBRUN_CACHE_DIR": str(cache)}
+    first = runner.invoke(app, ["inspect", str(config), "-f", "json"], env=env)
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.output)
+    assert report["data_cache"] == "miss" and len(list(cache.glob("*.npz"))) == 1
+    assert report["interpolate"] == {"method": "linear", "missing_before": 20, "filled": 20, "remaining": 0,
+                                     "remaining_policy": "fail", "dropped_row_ids": []}
+    assert {s: m["cells"] for s, m in report["missing"].items()} == {"train": 0, "val": 0, "test": 0}
+    second = runner.invoke(app, ["inspect", str(config)], env=env)
+    assert second.exit_code == 0, second.output
+    assert "missing values: none" in second.output
+    assert ("interpolation (linear): 20 of 20 missing value(s) filled, 0 left (fail); the counts above are after "
+            "it") in second.output
+    assert "prepared-data cache: hit" in second.output
+    off = runner.invoke(app, ["inspect", str(config), "--no-cache", "-f", "json"], env=env)
+    assert json.loads(off.output)["data_cache"] == "off"
+    # the entry inspect wrote is the one train reads
+    trained = runner.invoke(app, ["train", str(config), "--runs-dir", str(tmp_path / "runs"), "-q"], env=env)
+    assert trained.exit_code == 0, trained.output
+    [run] = (tmp_path / "runs").iterdir()
+    assert json.loads((run / "env.json").read_text())["data_cache"] == "hit"
+
+
+def test_inspect_without_interpolate_counts_the_gaps(tmp_path):
+    config = _gappy_series_config(tmp_path, interpolate=False)
+    result = runner.invoke(app, ["inspect", str(config), "-f", "json"], env={"IMBRUN_CACHE_DIR": str(tmp_path / "c")})
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert sum(m["cells"] for m in report["missing"].values()) == 20
+    assert sum(m["rows"] for m in report["missing"].values()) == 10 and "interpolate" not in report

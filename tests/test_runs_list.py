@@ -15,7 +15,8 @@ from tests.conftest import tiny_config, write_blobs_csv
 runner = CliRunner()
 
 
-def _make_run(root, stamp, name, status, strategy="none", macro_f1=None, recalls=None, seconds=None, time=None):
+def _make_run(root, stamp, name, status, strategy="none", macro_f1=None, recalls=None, seconds=None, time=None,
+              **overall):
     run = RunDir(root / f"{stamp}_{name}")
     run.path.mkdir(parents=True)
     config = {"name": name, "data": {"kind": "csv", "path": "/data/ecg/beats.csv"}, "model": {"kind": "cnn1d"},
@@ -25,7 +26,7 @@ def _make_run(root, stamp, name, status, strategy="none", macro_f1=None, recalls
     if macro_f1 is not None:
         per_class = {c: {"precision": 0.5, "recall": r, "f1": 0.5, "support": 3} for c, r in recalls.items()}
         run.write_json("metrics.json", {"class_names": list(recalls), "test": {
-            "overall": {"macro_f1": macro_f1}, "per_class": per_class}})
+            "overall": {"macro_f1": macro_f1, **overall}, "per_class": per_class}})
         run.write_json("balance.json", {"strategy": strategy, "class_counts": {
             "train": {"N": 500, "S": 12, "V": 40}, "val": {}, "test": {}}})
     if seconds is not None:
@@ -37,9 +38,9 @@ def _make_run(root, stamp, name, status, strategy="none", macro_f1=None, recalls
 def runs_dir(tmp_path):
     root = tmp_path / "runs"
     _make_run(root, "20240101-120000", "none", "completed", "none", 0.61, {"N": 0.99, "S": 0.20, "V": 0.8},
-              seconds=[1.5, 2.0, 2.5])
+              seconds=[1.5, 2.0, 2.5], balanced_accuracy=0.83, mcc=0.7)
     _make_run(root, "20240102-090000", "focal", "completed", "focal", 0.74, {"N": 0.97, "S": 0.55, "V": 0.9},
-              seconds=[30.0, 45.0])
+              seconds=[30.0, 45.0], balanced_accuracy=0.79, mcc=float("nan"))
     _make_run(root, "20240103-080000", "broken", "failed", time="2024-01-03T08:02:05+0000")
     _make_run(root, "20240104-080000", "stopped", "interrupted")
     (root / "notes").mkdir()  # not a run: no status.json, no config.yaml
@@ -83,11 +84,76 @@ def test_cli_json_and_table(runs_dir):
         "0.550 (S)", "1m15s"]
 
 
+def test_sort_by_any_test_metric_best_first_unknown_last(runs_dir):
+    rows = list_runs(runs_dir, sort="balanced_accuracy")
+    assert [(r.name, r.overall.get("balanced_accuracy")) for r in rows] == [
+        ("20240101-120000_none", 0.83), ("20240102-090000_focal", 0.79), ("20240103-080000_broken", None),
+        ("20240104-080000_stopped", None)]
+    # a NaN score counts as unknown: the run with mcc 0.7 first, then the rest in folder order
+    assert [r.name for r in list_runs(runs_dir, sort="mcc")][:2] == ["20240101-120000_none", "20240102-090000_focal"]
+    assert rows[1].overall == {"macro_f1": 0.74, "balanced_accuracy": 0.79}
+    assert [r.name for r in list_runs(runs_dir, sort="strategy", status="completed")] == [
+        "20240102-090000_focal", "20240101-120000_none"]
+
+
+def test_cli_sort_by_a_metric_adds_its_column(runs_dir):
+    result = runner.invoke(app, ["runs", str(runs_dir), "--sort", "balanced_accuracy", "--status", "completed"],
+                           env={"COLUMNS": "220"})
+    assert result.exit_code == 0, result.output
+    header = next(line for line in result.output.splitlines() if "name" in line and "strategy" in line)
+    assert [cell.strip() for cell in header.strip("┃ ").split("┃")][6:] == [
+        "macro-F1", "balanced_accuracy", "minority recall", "duration"]
+    lines = [line for line in result.output.splitlines() if "_none" in line or "_focal" in line]
+    assert [[cell.strip() for cell in line.strip("│ ").split("│")][6:8] for line in lines] == [
+        ["0.610", "0.830"], ["0.740", "0.790"]]
+    extra = runner.invoke(app, ["runs", str(runs_dir), "--sort", "roc_auc"])
+    assert extra.exit_code == 2 and extra.output.startswith("error: --sort: expected one of time, ")
+
+
+def _make_sweep(runs_dir):
+    """A sweep folder as `imbrun sweep` leaves it: sweep.yaml, trials.json and one run folder per trial."""
+    sweep = runs_dir / "lr-grid_20240105-100000"
+    sweep.mkdir()
+    (sweep / "sweep.yaml").write_text("name: lr-grid\n")
+    (sweep / "trials.json").write_text('{"trials": []}\n')
+    _make_run(sweep, "20240105-100001", "lr-grid-t0", "completed", "none", 0.9, {"N": 0.99, "S": 0.8, "V": 0.9},
+              seconds=[1.0], balanced_accuracy=0.95)
+    _make_run(sweep, "20240105-100002", "lr-grid-t1", "failed")
+    return sweep
+
+
+def test_sweep_trials_are_listed_under_their_sweep(runs_dir):
+    sweep = _make_sweep(runs_dir)
+    rows = {r.name: r for r in list_runs(runs_dir)}
+    assert list(rows)[-2:] == ["lr-grid_20240105-100000/20240105-100001_lr-grid-t0",
+                               "lr-grid_20240105-100000/20240105-100002_lr-grid-t1"]
+    trial = rows["lr-grid_20240105-100000/20240105-100001_lr-grid-t0"]
+    assert (trial.sweep, trial.status, trial.macro_f1, trial.time, trial.path) == (
+        "lr-grid_20240105-100000", "completed", 0.9, "2024-01-05 10:00", str(sweep / "20240105-100001_lr-grid-t0"))
+    assert rows["20240101-120000_none"].sweep is None
+    assert [r.name for r in list_runs(runs_dir, sort="macro_f1")][0] == trial.name
+    assert [r.name for r in list_runs(runs_dir, grep="lr-grid", status="failed")] == [
+        "lr-grid_20240105-100000/20240105-100002_lr-grid-t1"]
+    result = runner.invoke(app, ["runs", str(runs_dir), "--format", "json"])
+    assert [r["sweep"] for r in json.loads(result.output)] == [None] * 4 + ["lr-grid_20240105-100000"] * 2
+
+
+def test_rm_deletes_failed_sweep_trials_too(runs_dir):
+    sweep = _make_sweep(runs_dir)
+    result = runner.invoke(app, ["runs", "rm", str(runs_dir), "--status", "failed", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert f"failed       {sweep / '20240105-100002_lr-grid-t1'}" in result.output
+    assert "deleted 2 run folder(s)" in result.output
+    assert sorted(p.name for p in sweep.iterdir()) == ["20240105-100001_lr-grid-t0", "sweep.yaml", "trials.json"]
+    assert not (runs_dir / "20240103-080000_broken").exists()
+
+
 def test_bad_sort_key_and_missing_folder_are_one_line_errors(runs_dir, tmp_path):
     result = runner.invoke(app, ["runs", str(runs_dir), "--sort", "speed"])
     assert result.exit_code == 2
-    assert result.output == ("error: --sort: expected one of time, name, status, macro_f1, minority_recall, "
-                             "duration, got 'speed'\n")
+    assert result.output == ("error: --sort: expected one of time, name, status, data, model, strategy, "
+                             "minority_recall, duration, accuracy, balanced_accuracy, macro_f1, weighted_f1, mcc, "
+                             "gmean, got 'speed'\n")
     result = runner.invoke(app, ["runs", str(tmp_path / "nowhere")])
     assert result.exit_code == 2 and result.output == f"error: {tmp_path / 'nowhere'}: runs folder not found\n"
 
