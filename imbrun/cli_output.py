@@ -71,7 +71,13 @@ def print_run_summary(console: Console, run: RunDir, quiet: bool, err_console: C
     console.print(f"run: {run.path}", highlight=False, soft_wrap=True)
 
 
-def print_eval_summary(console: Console, out: RunDir, metrics: dict, matches: bool | None, quiet: bool) -> None:
+def print_eval_summary(console: Console, out: RunDir, metrics: dict, matches: bool | None, quiet: bool,
+                       err_console: Console | None = None) -> None:
+    """The per-class table and overall line (unless quiet), the eval's warnings (always, on stderr), the path."""
+    from imbrun.diagnose import format_warnings, read_warnings
+
+    for line in format_warnings(read_warnings(out)):  # e.g. categories the training data never had
+        (err_console or console).print(line, style="yellow", markup=False, highlight=False, soft_wrap=True)
     if not quiet:
         console.print(per_class_table(metrics, "Evaluation"))
         console.print(_overall_line(metrics))

@@ -26,7 +26,13 @@ class RunDir:
         if "/" in name or "\\" in name:  # the folder stays inside runs_dir whatever the caller passes
             raise ImbrunError(f"run name {name!r}: expected a plain folder name (no '/' or '\\')")
         runs_dir = Path(runs_dir)
-        runs_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            runs_dir.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):  # runs_dir (or a parent) is a regular file
+            what = "not a directory" if runs_dir.exists() else "cannot be created inside a file"
+            raise ImbrunError(f"{runs_dir}: {what}; run folders go into a folder (--runs-dir)") from None
+        except OSError as exc:  # e.g. permission denied, read-only file system
+            raise ImbrunError(f"{runs_dir}: cannot create the runs folder ({exc.strerror})") from None
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
         base = f"{stamp}_{name}"
         for attempt in range(1, 1000):
@@ -36,6 +42,8 @@ class RunDir:
                 return cls(path)
             except FileExistsError:
                 continue
+            except OSError as exc:  # e.g. a runs folder the user may not write to
+                raise ImbrunError(f"{runs_dir}: cannot create a run folder in it ({exc.strerror})") from None
         raise ImbrunError(f"{runs_dir}: could not find a free run folder name for {base!r}")
 
     @classmethod

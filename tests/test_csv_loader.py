@@ -195,6 +195,34 @@ def test_test_file_reuses_training_classes_and_categories(tmp_path):
                  ["size", "color=blue", "color=red", "w"])
 
 
+def test_unseen_test_categories_are_noted_per_column(tmp_path):
+    data = load(tmp_path, TRAIN3, test="size,color,w,label\n7,green,1,b\n8,pink,2,a\n9,,3,b\n10,green,4,a\n")
+    assert data.categories == {"color": ["blue", "red"]} and data.notes == {}
+    assert data.test.categories == {"color": ["blue", "red"]}
+    assert data.test.notes == {"unseen_categories": {"color": ["green", "pink"]}}  # a missing value is no category
+
+
+def test_saved_categories_encode_another_file_into_the_training_columns(tmp_path):
+    trained = load(tmp_path, "x,color,label\n1,blue,a\n2,green,b\n3,red,a\n")
+    assert trained.categories == {"color": ["blue", "green", "red"]}
+    (tmp_path / "other.csv").write_text("x,color,label\n4,green,a\n5,yellow,b\n6,red,a\n")
+    other = load_data(CsvData(path=str(tmp_path / "other.csv")), categories=trained.categories)
+    assert_table(other, [[4, 0, 1, 0], [5, 0, 0, 0], [6, 0, 0, 1]], [0, 1, 0], ["a", "b"],
+                 ["x", "color=blue", "color=green", "color=red"])
+    assert other.notes == {"unseen_categories": {"color": ["yellow"]}}
+    # without them the other file would get its own columns: green, red, yellow
+    assert load_data(CsvData(path=str(tmp_path / "other.csv"))).feature_names == \
+        ["x", "color=green", "color=red", "color=yellow"]
+
+
+def test_saved_categories_without_a_column_keep_it_numeric(tmp_path):
+    (tmp_path / "other.csv").write_text("x,color,label\n4,green,a\n")
+    with pytest.raises(ImbrunError) as info:  # trained without categorical columns: text is not a new category
+        load_data(CsvData(path=str(tmp_path / "other.csv")), categories={})
+    assert str(info.value) == (f"{tmp_path / 'other.csv'}: row 1, column 'color': expected a number, got 'green' "
+                               f"(list the column under data.categorical if it is a category)")
+
+
 def test_test_file_with_a_subset_of_classes_keeps_training_codes(tmp_path):
     data = load(tmp_path, "f,label\n1,a\n2,b\n3,c\n", test="f,label\n4,c\n5,c\n")
     assert data.test.class_names == ["a", "b", "c"] and data.test.y.tolist() == [2, 2]

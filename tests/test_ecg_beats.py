@@ -14,15 +14,10 @@ from imbrun.data.ecg_records import (
     read_record,
 )
 from imbrun.errors import ImbrunError
+from tests.conftest import SHARED_DATA, need_shared
 
-MITBIH = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mitbih_wfdb"
+MITBIH = SHARED_DATA / "mitbih_wfdb"
 HEADER = "      Time   Sample #  Type  Sub Chan  Num\tAux"
-
-
-def _need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"shared data {path} absent")
-    return path
 
 
 def test_aami_codes_maps_beats_and_skips_non_beats():
@@ -104,9 +99,9 @@ def test_find_annotations_prefers_the_explicit_folder(tmp_path):
 
 
 def test_text_annotations_of_record_100_equal_the_binary_atr():
-    folder = _need(MITBIH / "mitdb")
+    folder = need_shared(MITBIH / "mitdb")
     samples_bin, symbols_bin = read_annotations(folder, "100")
-    text_path = _need(MITBIH / "mitdb_annotations_txt" / "100annotations.txt")
+    text_path = need_shared(MITBIH / "mitdb_annotations_txt" / "100annotations.txt")
     samples_txt, symbols_txt = read_annotation_file(text_path)
     assert len(samples_bin) == 2274
     np.testing.assert_array_equal(samples_txt, samples_bin)
@@ -114,7 +109,7 @@ def test_text_annotations_of_record_100_equal_the_binary_atr():
 
 
 def test_real_excerpt_100s_beats():
-    folder = _need(MITBIH / "mitdb_excerpt")
+    folder = need_shared(MITBIH / "mitdb_excerpt")
     signal, fs = read_record(folder, "100s")
     assert signal.shape == (21600,) and fs == 360.0
     data = load_ecg_beats(folder)
@@ -134,7 +129,7 @@ def test_missing_record_files_and_beatless_records_are_one_line_errors(tmp_path)
         load_ecg_beats(tmp_path, ["105"])
     with pytest.raises(ImbrunError, match=r"^no MIT-BIH records \(\*.hea\) in "):
         load_ecg_beats(tmp_path)
-    folder = _need(MITBIH / "mitdb_excerpt")
+    folder = need_shared(MITBIH / "mitdb_excerpt")
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "100sannotations.txt").write_text(HEADER + "\n    0:00.050       18     +    0    0    0\t(N\n")

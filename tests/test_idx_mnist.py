@@ -1,6 +1,8 @@
 """IDX reading and MNIST subsets on tiny hand-written IDX files, plus one check on the real t10k files."""
 
 import hashlib
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +12,7 @@ from imbrun.data import mnist
 from imbrun.data.idx import read_idx, write_idx
 from imbrun.data.mnist import load_mnist
 from imbrun.errors import ImbrunError
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from tests.conftest import SHARED_DATA, need_shared
 
 # 12 test images with labels 0..9 then 9, 4; image i is filled with the value 10 * i
 TEST_LABELS = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 4], dtype=np.uint8)
@@ -133,17 +134,48 @@ def test_missing_files_without_download_names_files_and_folder(tmp_path):
         load_mnist(tmp_path, variant="fashion", part="test")
     message = str(err.value)
     assert message == (
-        f"fashion files missing: put t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz in {tmp_path} "
-        f"(from {mnist.MIRRORS['fashion'][0]}) or set download: true"
+        f"fashion files missing: put t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (or the same without .gz) "
+        f"in {tmp_path} (from {mnist.MIRRORS['fashion'][0]}) or set download: true"
     )
+
+
+def test_raw_idx_files_are_read_like_gz_and_gz_wins_when_both_exist(tmp_path):
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", _images(3))
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", TEST_LABELS[:3])
+    data = load_mnist(tmp_path, flatten=False, scale=1.0)
+    np.testing.assert_array_equal(data.X[:, 0, 0], [0, 10, 20])
+    assert data.y.tolist() == [0, 1, 2]
+    assert [Path(s["path"]).name for s in data.sources] == ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", TEST_LABELS[3:6])  # mixed: .gz labels, raw images
+    mixed = load_mnist(tmp_path)
+    assert mixed.y.tolist() == [3, 4, 5]
+    assert [Path(s["path"]).name for s in mixed.sources] == ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte.gz"]
 
 
 def test_download_without_network_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setitem(mnist.MIRRORS, "mnist", ["http://127.0.0.1:9/"])
-    with pytest.raises(ImbrunError, match=r"^could not download t10k-images-idx3-ubyte.gz into .*127.0.0.1:9") as err:
+    with pytest.raises(ImbrunError, match=r"^could not download t10k-images-idx3-ubyte.gz \(.*127.0.0.1:9") as err:
         load_mnist(tmp_path / "new", download=True)
     assert "\n" not in str(err.value)
     assert list((tmp_path / "new").iterdir()) == []  # no partial file left behind
+
+
+def test_download_that_cannot_connect_lists_every_missing_file_and_the_folder(tmp_path, monkeypatch):
+    def no_network(url, timeout=None):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    monkeypatch.setitem(mnist.MIRRORS, "mnist", ["https://a.example/", "https://b.example/"])
+    write_idx(tmp_path / "train-images-idx3-ubyte", _images(3))  # present (raw): not downloaded, not listed
+    with pytest.raises(ImbrunError) as err:
+        load_mnist(tmp_path, part="both", download=True)
+    reason = "[Errno -3] Temporary failure in name resolution"
+    assert str(err.value) == (
+        f"could not download train-labels-idx1-ubyte.gz (https://a.example/train-labels-idx1-ubyte.gz: {reason}; "
+        f"https://b.example/train-labels-idx1-ubyte.gz: {reason}); put train-labels-idx1-ubyte.gz, "
+        f"t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz in {tmp_path} by hand (from https://a.example/)"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train-images-idx3-ubyte"]
 
 
 def test_download_checks_md5_and_tries_next_mirror(tmp_path, monkeypatch):
@@ -167,9 +199,8 @@ def test_download_checks_md5_and_tries_next_mirror(tmp_path, monkeypatch):
 
 
 def test_real_mnist_t10k_label_counts():
-    folder = SHARED / "mnist"
-    if not (folder / "t10k-images-idx3-ubyte.gz").is_file():
-        pytest.skip("shared MNIST t10k files absent")
+    folder = SHARED_DATA / "mnist"
+    need_shared(folder / "t10k-images-idx3-ubyte.gz")
     data = load_mnist(folder, part="test")
     assert data.X.shape == (10000, 784)
     assert float(data.X.min()) == 0.0 and float(data.X.max()) == 1.0
@@ -181,8 +212,7 @@ def test_real_mnist_t10k_label_counts():
 
 
 def test_real_fashion_label_files_read_as_idx():
-    folder = SHARED / "fashion_mnist_labels"
-    if not (folder / "t10k-labels-idx1-ubyte.gz").is_file():
-        pytest.skip("shared Fashion-MNIST label files absent")
+    folder = SHARED_DATA / "fashion_mnist_labels"
+    need_shared(folder / "t10k-labels-idx1-ubyte.gz")
     assert np.bincount(read_idx(folder / "t10k-labels-idx1-ubyte.gz")).tolist() == [1000] * 10
     assert np.bincount(read_idx(folder / "train-labels-idx1-ubyte.gz")).tolist() == [6000] * 10

@@ -119,6 +119,24 @@ def test_a_test_file_is_the_test_split_and_the_rest_is_train_and_val():
     assert splits.test.y.tolist() == [0, 1, 2, 2] and splits.test.row_ids.tolist() == [0, 1, 2, 3]
 
 
+def test_groups_of_a_test_file_shared_with_train_or_val_are_warned_about():
+    groups = np.array(["g1", "g5", "g9", "g9"])  # g9 is only in the test file
+    test = LoadedData(X=np.zeros((4, 2), dtype=np.float32), y=np.array([0, 1, 2, 2]), class_names=CLASSES,
+                      row_ids=np.arange(4, dtype=np.int64), groups=groups)
+    splits = split_data(table(Y30, test=test, n_groups=6), SplitConfig(val_size=0.34), seed=0)
+    assert sorted(set(splits.train.groups)) == ["g1", "g2", "g3", "g4"]
+    assert sorted(set(splits.val.groups)) == ["g0", "g5"]
+    assert splits.warnings == ["groups ['g1'] appear in both the train split and the test file",
+                               "groups ['g5'] appear in both the val split and the test file"]
+
+
+def test_disjoint_groups_of_a_test_file_give_no_warning():
+    test = LoadedData(X=np.zeros((2, 2), dtype=np.float32), y=np.array([0, 1]), class_names=CLASSES,
+                      row_ids=np.arange(2, dtype=np.int64), groups=np.array(["t0", "t1"]))
+    splits = split_data(table(Y30, test=test, n_groups=6), SplitConfig(val_size=0.34), seed=0)
+    assert splits.warnings == []
+
+
 # ---- normalisation -----------------------------------------------------------------------------------
 
 # column 0: mean 2, std 2, min 0, max 4; column 1: mean 20, std 10, min 10, max 30

@@ -8,13 +8,13 @@ from imbrun.data.base import LoadedData
 from imbrun.errors import ImbrunError
 
 
-def _csv(cfg, group_by: str | None) -> LoadedData:
+def _csv(cfg, group_by: str | None, categories: dict | None) -> LoadedData:
     from imbrun.data.csv import load_csv
 
-    return load_csv(cfg, group_by)
+    return load_csv(cfg, group_by, categories)
 
 
-def _mnist(cfg, group_by: str | None) -> LoadedData:
+def _mnist(cfg, group_by: str | None, categories: dict | None) -> LoadedData:
     _no_groups("mnist", group_by)
     from imbrun.data.mnist import load_mnist
 
@@ -32,7 +32,7 @@ def _mnist(cfg, group_by: str | None) -> LoadedData:
     return data
 
 
-def _ecg_beats(cfg, group_by: str | None) -> LoadedData:
+def _ecg_beats(cfg, group_by: str | None, categories: dict | None) -> LoadedData:
     from imbrun.data.ecg_beats import load_ecg_beats
 
     if group_by not in (None, "record"):
@@ -44,10 +44,10 @@ def _ecg_beats(cfg, group_by: str | None) -> LoadedData:
     return data
 
 
-def _mysql(cfg, group_by: str | None) -> LoadedData:
+def _mysql(cfg, group_by: str | None, categories: dict | None) -> LoadedData:
     from imbrun.data.mysql import load_mysql
 
-    return load_mysql(cfg, group_by)
+    return load_mysql(cfg, group_by, categories)
 
 
 def _no_groups(kind: str, group_by: str | None) -> None:
@@ -55,7 +55,8 @@ def _no_groups(kind: str, group_by: str | None) -> None:
         raise ImbrunError(f"split.group_by: {kind} data has no group column (got {group_by!r})")
 
 
-# Each loader imports its own dependencies (wfdb, SQLAlchemy, ...) only when used.
+# Each loader imports its own dependencies (wfdb, SQLAlchemy, ...) only when used. One signature:
+# (data section, split.group_by, a trained run's one-hot categories or None; only table kinds have categories).
 LOADERS: dict[str, Callable[..., LoadedData]] = {
     "csv": _csv,
     "mnist": _mnist,
@@ -64,6 +65,10 @@ LOADERS: dict[str, Callable[..., LoadedData]] = {
 }
 
 
-def load_data(cfg, group_by: str | None = None) -> LoadedData:
-    """Load the data section with the loader registered for its kind; `group_by` is split.group_by."""
-    return LOADERS[cfg.kind](cfg, group_by)
+def load_data(cfg, group_by: str | None = None, categories: dict[str, list[str]] | None = None) -> LoadedData:
+    """Load the data section with the loader registered for its kind; `group_by` is split.group_by.
+
+    `categories` (model.json's, from LoadedData.categories at training) makes table loaders one-hot encode
+    categorical columns into the training columns, in the training order.
+    """
+    return LOADERS[cfg.kind](cfg, group_by, categories)

@@ -16,6 +16,8 @@ class LoadedData:
     row_ids: int64 id of each row in its source (stable across runs, used in predictions.csv).
     groups: optional (n,) group ids (e.g. ECG record) for group-aware splits.
     test: optional separate test set given by the user (same class_names).
+    categories: tables only: the one-hot categories fitted per categorical column ({column: [values]}); saved
+        with a run so other data is encoded into the same columns in the same order.
     sources: one dict per source read, e.g. {"path": ..., "sha256": ...}.
     notes: what preparation did to the rows (e.g. interpolation counts), recorded in the run folder.
     """
@@ -27,6 +29,7 @@ class LoadedData:
     groups: np.ndarray | None = None
     test: LoadedData | None = None
     feature_names: list[str] | None = None
+    categories: dict[str, list[str]] | None = None
     sources: list[dict] = field(default_factory=list)
     notes: dict = field(default_factory=dict)
 

@@ -17,16 +17,18 @@ from imbrun.data.table import TableSpec, frame_to_data
 from imbrun.errors import ImbrunError
 
 
-def load_csv(cfg: CsvData, group_by: str | None = None) -> LoadedData:
+def load_csv(cfg: CsvData, group_by: str | None = None,
+             categories: dict[str, list[str]] | None = None) -> LoadedData:
     """Read `cfg.path` (and `cfg.test_path`) into arrays; the test file reuses the training classes/categories.
 
     `group_by` names a column of group ids (e.g. a patient) kept out of the features, for group-aware splits.
+    `categories` (a trained run's LoadedData.categories) encodes the categorical columns as that run did.
     """
     spec = TableSpec(label=cfg.label, features=cfg.features, drop=tuple(cfg.drop), categorical=cfg.categorical,
                      group_column=group_by, channels=cfg.sequence.channels if cfg.sequence else None,
                      layout=cfg.sequence.layout if cfg.sequence else "channel_major")
     frame = read_table(cfg.path, cfg)
-    data, categories = frame_to_data(frame, spec, cfg.path)
+    data, categories = frame_to_data(frame, spec, cfg.path, categories=categories)
     data.sources = [source_record(cfg.path)]
     if cfg.test_path:
         test_frame = read_table(cfg.test_path, cfg, columns=list(frame.columns))

@@ -66,9 +66,13 @@ def _fetch_one(url: str, dest: Path, md5: str) -> str | None:
 
 
 def download_mnist(folder: Path, variant: str, names: list[str]) -> None:
-    """Fetch the named files of a variant from its mirrors, checking the published md5."""
+    """Fetch the named files of a variant from its mirrors, checking the published md5.
+
+    The first file no mirror serves stops the download (without network every file would fail, each after a
+    timeout); the error lists every file still missing and where to put them by hand.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    for name in names:
+    for index, name in enumerate(names):
         failures = []
         for mirror in MIRRORS[variant]:
             reason = _fetch_one(mirror + name, folder / name, MD5[variant][name])
@@ -76,21 +80,30 @@ def download_mnist(folder: Path, variant: str, names: list[str]) -> None:
                 break
             failures.append(f"{mirror + name}: {reason}")
         else:
-            raise ImbrunError(f"could not download {name} into {folder}: {'; '.join(failures)}")
+            raise ImbrunError(f"could not download {name} ({'; '.join(failures)}); put {', '.join(names[index:])} "
+                              f"in {folder} by hand (from {MIRRORS[variant][0]})")
+
+
+def _local_file(folder: Path, name: str) -> Path | None:
+    """The file of an original `.gz` name in folder: compressed if present, else uncompressed, else None."""
+    for path in (folder / name, folder / name.removesuffix(".gz")):
+        if path.is_file():
+            return path
+    return None
 
 
 def _ensure_files(folder: Path, variant: str, part: str, download: bool) -> list[Path]:
-    """Paths of the (images, labels) files for each part, downloading missing ones if allowed."""
+    """Paths of the (images, labels) files for each part (.gz or raw), downloading missing ones if allowed."""
     names = [name for p in PARTS[part] for name in MNIST_FILES[p]]
-    missing = [name for name in names if not (folder / name).is_file()]
+    missing = [name for name in names if _local_file(folder, name) is None]
     if missing and download:
         download_mnist(folder, variant, missing)
     elif missing:
         raise ImbrunError(
-            f"{variant} files missing: put {', '.join(missing)} in {folder} (from {MIRRORS[variant][0]}) "
-            f"or set download: true"
+            f"{variant} files missing: put {', '.join(missing)} (or the same without .gz) in {folder} "
+            f"(from {MIRRORS[variant][0]}) or set download: true"
         )
-    return [folder / name for name in names]
+    return [_local_file(folder, name) for name in names]
 
 
 def _read_part(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -166,7 +179,8 @@ def load_mnist(
     """Load MNIST or Fashion-MNIST, keep some classes, cap them and relabel.
 
     Args:
-        folder: holds the four original `*-idx?-ubyte.gz` files (only those of `part` are read).
+        folder: holds the four original `*-idx?-ubyte.gz` files, or the same uncompressed (only those of `part`
+            are read; a .gz file is preferred when both are there).
         variant: "mnist" or "fashion".
         part: "train", "test" or "both" (train rows get row_ids 0..59999, test rows follow on).
         classes: original class ids to keep (default: all, or the keys of `relabel`).

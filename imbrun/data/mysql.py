@@ -10,13 +10,17 @@ from imbrun.data.files import existing_file, source_record
 from imbrun.data.table import TableSpec, frame_to_data
 
 
-def load_mysql(cfg: MysqlData, group_by: str | None = None) -> LoadedData:
-    """Read the table, then turn it into arrays exactly as the CSV loader does (label, features, one-hot)."""
+def load_mysql(cfg: MysqlData, group_by: str | None = None,
+               categories: dict[str, list[str]] | None = None) -> LoadedData:
+    """Read the table, then turn it into arrays exactly as the CSV loader does (label, features, one-hot).
+
+    `categories` (a trained run's LoadedData.categories) encodes the categorical columns as that run did.
+    """
     frame, source, record = _read(cfg)
     spec = TableSpec(label=cfg.label, features=cfg.features, drop=tuple(cfg.drop), categorical=cfg.categorical,
                      group_column=group_by, channels=cfg.sequence.channels if cfg.sequence else None,
                      layout=cfg.sequence.layout if cfg.sequence else "channel_major")
-    data, _ = frame_to_data(frame, spec, source)
+    data, _ = frame_to_data(frame, spec, source, categories=categories)
     data.sources = [record]
     return data
 

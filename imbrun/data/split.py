@@ -9,6 +9,7 @@ from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 from imbrun.config.train import SplitConfig
 from imbrun.data.base import LoadedData
+from imbrun.data.table import unseen_category_warnings
 from imbrun.errors import ImbrunError
 
 
@@ -70,6 +71,8 @@ def split_data(data: LoadedData, cfg: SplitConfig, seed: int) -> Splits:
     splits = Splits(whole.take(np.sort(train_idx)), whole.take(np.sort(val_idx)), test, data.class_names)
     _check_training_classes(splits)
     _warn_shared_groups(splits)
+    if data.test is not None:
+        splits.warnings += [w["message"] for w in unseen_category_warnings(data.test.notes, "test file")]
     return splits
 
 
@@ -121,13 +124,22 @@ def _group_split(index, y, groups, share, stratify, seed, class_names, what):
     return index[keep], index[held]
 
 
+def split_warnings(splits: Splits) -> list[dict]:
+    """The split's warnings as warnings.json entries (code "split"), so `imbrun train` prints them too."""
+    return [{"code": "split", "message": message} for message in splits.warnings]
+
+
 def _warn_shared_groups(splits: Splits) -> None:
-    if splits.train.groups is None or splits.test.groups is None:
+    """A group (e.g. a patient) in the training or validation split and in the user's test file leaks into it."""
+    if splits.test.groups is None:
         return
-    shared = sorted(set(map(str, splits.train.groups)) & set(map(str, splits.test.groups)))
-    if shared:
-        splits.warnings.append(f"groups {shared[:10]}{' ...' if len(shared) > 10 else ''} appear in both the "
-                               f"training data and the test file")
+    tested = set(map(str, splits.test.groups))
+    for name in ("train", "val"):
+        groups = getattr(splits, name).groups
+        shared = sorted(set(map(str, groups)) & tested) if groups is not None else []
+        if shared:
+            splits.warnings.append(f"groups {shared[:10]}{' ...' if len(shared) > 10 else ''} appear in both the "
+                                   f"{name} split and the test file")
 
 
 def _split(index, y, share, stratify, seed, class_names, what):

@@ -58,8 +58,10 @@ def frame_to_data(frame: pd.DataFrame, spec: TableSpec, source: str, *, class_na
                   categories: dict[str, list[str]] | None = None) -> tuple[LoadedData, dict[str, list[str]]]:
     """Split a table into X (float32), y (codes) and groups; one-hot encode categorical columns.
 
-    `class_names` / `categories` come from the training table when encoding a separate test table, so both
-    use the same codes. Returns the data and the categories used per one-hot column.
+    `class_names` / `categories` come from the training table when encoding a separate test table (or, through
+    a run's saved categories, any other table), so both use the same codes and columns. A category the training
+    table never had becomes an all-zero one-hot row, listed in notes["unseen_categories"] ({column: [values]}).
+    Returns the data and the categories used per one-hot column (also kept as data.categories).
     """
     if len(frame) == 0:
         raise ImbrunError(f"{source}: no data rows")
@@ -78,13 +80,23 @@ def frame_to_data(frame: pd.DataFrame, spec: TableSpec, source: str, *, class_na
 
     group_col = resolve_column(frame, spec.group_column, source, "group") if spec.group_column is not None else None
     feature_cols = _feature_columns(frame, spec, source, label_col, group_col)
-    X, feature_names, categories = _encode_features(frame, feature_cols, spec, source, categories)
+    X, feature_names, categories, unseen = _encode_features(frame, feature_cols, spec, source, categories)
     if spec.channels:
         X = _to_series(X, spec.channels, spec.layout, source)
     groups = frame[group_col].astype(str).to_numpy() if group_col is not None else None
     data = LoadedData(X=X, y=y, class_names=list(names), row_ids=np.arange(len(frame), dtype=np.int64),
-                      groups=groups, feature_names=feature_names)
+                      groups=groups, feature_names=feature_names, categories=categories)
+    if unseen:
+        data.notes["unseen_categories"] = unseen
     return data, categories
+
+
+def unseen_category_warnings(notes: dict, source: str) -> list[dict]:
+    """A warnings.json entry per column with categories the training data never had (notes["unseen_categories"])."""
+    return [{"code": "unseen_category",
+             "message": f"{source}: column {column!r} has categories {values} never seen in training; their rows "
+                        f"get an all-zero one-hot for the column"}
+            for column, values in notes.get("unseen_categories", {}).items()]
 
 
 def _feature_columns(frame, spec: TableSpec, source, label_col, group_col) -> list:
@@ -106,7 +118,7 @@ def _encode_features(frame, cols, spec: TableSpec, source, categories):
                                                         for c in spec.categorical}
     fitted = categories is not None  # encoding a test table: reuse the training table's decisions
     categories = dict(categories or {})
-    blocks, names = [], []
+    blocks, names, unseen = [], [], {}
     for col in cols:
         values = frame[col]
         numeric = pd.to_numeric(values, errors="coerce")
@@ -118,6 +130,9 @@ def _encode_features(frame, cols, spec: TableSpec, source, categories):
         if is_categorical:
             cats = categories.setdefault(str(col), sorted(values.dropna().astype(str).unique()))
             codes = pd.Index(cats).get_indexer(values.astype(str).where(values.notna(), None))  # -1: unseen
+            new = sorted(set(values[(codes < 0) & values.notna().to_numpy()].astype(str)))
+            if new:  # like sklearn's OneHotEncoder(handle_unknown="ignore")
+                unseen[str(col)] = new
             blocks.append(np.eye(len(cats), dtype=np.float32)[codes] * (codes >= 0)[:, None])
             names += [f"{col}={c}" for c in cats]
             continue
@@ -133,7 +148,7 @@ def _encode_features(frame, cols, spec: TableSpec, source, categories):
                               f"range (|x| < 3.4e38), got {str(values.iloc[row])!r}")
         blocks.append(wide.astype(np.float32)[:, None])
         names.append(str(col))
-    return np.concatenate(blocks, axis=1), names, categories
+    return np.concatenate(blocks, axis=1), names, categories, unseen
 
 
 def _to_series(X: np.ndarray, channels: int, layout: str, source: str) -> np.ndarray:
