@@ -6,6 +6,8 @@ limit_direction, and `"ffill"`/`"bfill"` equal `DataFrame.ffill(axis=1)`/`bfill`
 in chunks; rows without gaps are never touched.
 """
 
+import multiprocessing
+import sys
 import time
 from collections.abc import Sequence
 
@@ -29,7 +31,7 @@ _PROGRESS_AFTER_SECONDS = 1.0
 
 def interpolate_series(X: np.ndarray, method: str, *, order: int | None = None, limit: int | None = None,
                        limit_area: str | None = None, limit_direction: str | None = None,
-                       padding: str | None = None, progress: bool = True) -> np.ndarray:
+                       padding: str | None = None, progress: bool | None = None) -> np.ndarray:
     """Fill NaNs along the time axis (axis 1) of X: (n, timesteps) or (n, timesteps, channels).
 
     Args:
@@ -38,7 +40,8 @@ def interpolate_series(X: np.ndarray, method: str, *, order: int | None = None, 
         limit, limit_area, limit_direction: as in pandas; limit_direction None means pandas' default.
         padding: "trailing_zeros" treats the zero run at the end of each series (all channels zero)
             as padding: never a known point, never filled, still zero afterwards.
-        progress: show a progress bar once the call has taken longer than about a second.
+        progress: show a progress bar (on stderr) once the call has taken longer than about a second;
+            None: only when stderr is a terminal of the main process (not in pipes, logs or sweep workers).
 
     Returns:
         A new array of X's shape (float64 unless X is float32).
@@ -66,7 +69,8 @@ def interpolate_series(X: np.ndarray, method: str, *, order: int | None = None, 
     todo = np.flatnonzero(target.any(axis=1))
     _check_enough_known(known, todo, method, order, values)
     # the per-chunk matrix products are tiny: BLAS threads only add contention
-    with _LazyProgress(len(work), f"interpolating ({method})", progress) as bar, threadpool_limits(1, "blas"):
+    shown = _progress_wanted() if progress is None else progress
+    with _LazyProgress(len(work), f"interpolating ({method})", shown) as bar, threadpool_limits(1, "blas"):
         for rows in _chunks(todo, len(work), local=method in _LOCAL_METHODS):
             chunk = work[rows]  # (rows, timesteps): a view for slices, else a copy written back below
             _fill_chunk(chunk, known[rows], target[rows], method, order, limit, limit_area, direction)
@@ -210,6 +214,18 @@ def handle_remaining(X: np.ndarray, policy: str, fill_value: float = 0.0,
     return X[~row_missing], ~row_missing
 
 
+def _progress_wanted() -> bool:
+    """The default: a bar only for a person watching, i.e. on a terminal's stderr, and not from a worker process."""
+    isatty = getattr(sys.stderr, "isatty", None)  # sys.stderr may be None, or a stand-in without isatty
+    return bool(isatty and isatty()) and multiprocessing.parent_process() is None
+
+
+def _progress_console():
+    from rich.console import Console
+
+    return Console(stderr=True)  # stdout stays for results (`imbrun train -q` prints only the run path there)
+
+
 class _LazyProgress:
     """A rich progress bar that appears only once the work has taken more than about a second."""
 
@@ -227,7 +243,7 @@ class _LazyProgress:
         if self.bar is None and self.enabled and time.perf_counter() - self.started > _PROGRESS_AFTER_SECONDS:
             from rich.progress import Progress
 
-            self.bar = Progress(transient=True)
+            self.bar = Progress(console=_progress_console(), transient=True)
             self.bar.start()
             self.task = self.bar.add_task(self.description, total=self.total)
         if self.bar is not None:

@@ -1,11 +1,16 @@
-"""The prepared-data cache: hit after a miss, invalidated by a changed file or config, never reads partial entries."""
+"""The prepared-data cache: hit after a miss, invalidated by a changed file, config, version or code, never reads
+partial entries, and an unusable cache folder only costs the caching."""
 
+import errno
 import os
 
 import numpy as np
+import pytest
 
+import imbrun
+import imbrun.data.cache as cache_module
 from imbrun.data.base import LoadedData
-from imbrun.data.cache import cached, source_files
+from imbrun.data.cache import cached, preparing_code, source_files
 
 
 def _section(path):
@@ -86,3 +91,56 @@ def test_live_sources_and_folders(tmp_path):
     for name in ("b.dat", "a.hea", ".hidden"):
         (tmp_path / "rec" / name).write_text("x")
     assert [p.name for p in source_files({"path": str(tmp_path / "rec")})] == ["a.hea", "b.dat"]
+
+
+def test_another_imbrun_version_format_or_preparing_code_misses(tmp_path, monkeypatch):
+    source = tmp_path / "t.csv"
+    source.write_text("1,2,a\n")
+    build = Builder()
+    assert cached(_section(source), {}, tmp_path / "cache", build)[1] == "miss"
+    assert cached(_section(source), {}, tmp_path / "cache", build)[1] == "hit"
+    monkeypatch.setattr(imbrun, "__version__", imbrun.__version__ + ".post1")
+    assert [cached(_section(source), {}, tmp_path / "cache", build)[1] for _ in range(2)] == ["miss", "hit"]
+    monkeypatch.setattr(cache_module, "FORMAT", cache_module.FORMAT + 1)
+    assert cached(_section(source), {}, tmp_path / "cache", build)[1] == "miss"
+    monkeypatch.setattr(cache_module, "code_digest", lambda: "an edited interpolate.py")
+    assert cached(_section(source), {}, tmp_path / "cache", build)[1] == "miss"
+    assert build.calls == 4 and len(list((tmp_path / "cache").glob("*.npz"))) == 4
+
+
+def test_the_code_digest_covers_the_loaders_and_the_gap_filling():
+    package = os.path.dirname(imbrun.__file__)
+    names = {os.path.relpath(path, package).replace(os.sep, "/") for path in preparing_code()}
+    assert {"data/csv.py", "data/sqldump.py", "data/cache.py", "interpolate.py", "interpolate_methods.py",
+            "interpolate_hermite.py", "interpolate_gaps.py", "prepare.py"} <= names
+    assert "pipeline.py" not in names and "train.py" not in names
+
+
+def test_a_cache_folder_below_a_regular_file_warns_once_and_runs_uncached(tmp_path, capsys):
+    source = tmp_path / "t.csv"
+    source.write_text("1,2,a\n")
+    (tmp_path / "file").write_text("not a folder")
+    folder = tmp_path / "file" / "cache"
+    build = Builder()
+    for _ in range(2):
+        data, state = cached(_section(source), {}, folder, build)
+        assert state == "miss" and data.X.shape == (3, 2)
+        assert capsys.readouterr().err == f"warning: prepared-data cache not written: {folder}: Not a directory\n"
+    assert build.calls == 2 and (tmp_path / "file").read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("error, reason", [(PermissionError(errno.EACCES, "Permission denied"), "Permission denied"),
+                                           (OSError(errno.ENOSPC, "No space left on device"),
+                                            "No space left on device")])
+def test_a_read_only_or_full_cache_folder_warns_and_runs_uncached(tmp_path, capsys, monkeypatch, error, reason):
+    # simulated: a chmod-ed folder is still writable for root, who runs the tests in some CI containers
+    def refuse(path, write, binary=False):
+        raise error
+
+    source = tmp_path / "t.csv"
+    source.write_text("1,2,a\n")
+    monkeypatch.setattr(cache_module, "atomic_write", refuse)
+    data, state = cached(_section(source), {}, tmp_path / "cache", Builder())
+    assert state == "miss" and data.y.tolist() == [0, 1, 0]
+    assert capsys.readouterr().err == f"warning: prepared-data cache not written: {tmp_path / 'cache'}: {reason}\n"
+    assert list((tmp_path / "cache").iterdir()) == []

@@ -1,19 +1,23 @@
-"""interpolate_series must equal pandas exactly; padding, missing markers and remaining policies."""
+"""interpolate_series must equal pandas exactly; padding, missing markers, remaining policies, the progress bar."""
 
+import io
 import itertools
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
+import imbrun.interpolate as interpolate_module
 from imbrun.errors import ImbrunError
-from imbrun.interpolate import handle_remaining, interpolate_series, mark_missing
+from imbrun.interpolate import _CHUNK_ROWS, handle_remaining, interpolate_series, mark_missing
+from imbrun.interpolate_methods import _least_squares_polynomials
 
 nan = np.nan
 
-# (method, order) pairs and how many known values pandas' scipy call needs
+# every (method, order) pandas offers that imbrun supports, and how many known values pandas' scipy call needs
 CASES = [("linear", None, 1), ("nearest", None, 1), ("ffill", None, 0), ("bfill", None, 0), ("pchip", None, 2),
-         ("akima", None, 2), ("spline", 3, 4), ("spline", 1, 2), ("polynomial", 2, 3), ("polynomial", 3, 4)]
+         ("akima", None, 2)] + [(kind, order, order + 1) for kind in ("spline", "polynomial") for order in range(1, 6)]
 LIMITS = [(None, None), (1, None), (2, "inside"), (None, "outside"), (3, "outside")]
 DIRECTIONS = [None, "backward", "both"]  # None is "forward" for every interpolate method
 
@@ -215,3 +219,125 @@ def test_progress_bar_appears_only_after_the_delay(monkeypatch):
     disabled = module._LazyProgress(total=10, description="x", enabled=False)
     disabled.advance(5)
     assert disabled.bar is None
+
+
+def _chunky_rows(seed: int, n: int = 1300, timesteps: int = 187) -> np.ndarray:
+    """More series with gaps than one chunk holds, non-contiguous: every 10th row has none, one is all missing."""
+    rng = np.random.default_rng(seed)
+    # even rows small (the spline's polynomial shortcut), odd rows large (FITPACK's smoothing spline)
+    scale = np.where(np.arange(n) % 2 == 0, 0.02, 3.0)[:, None]
+    X = np.cumsum(rng.normal(size=(n, timesteps)), axis=1) * scale
+    for row in range(n):
+        if row % 10 == 3:
+            continue
+        for _ in range(rng.integers(1, 5)):
+            start, length = rng.integers(0, timesteps), rng.integers(1, 11)
+            X[row, start:start + length] = nan
+    X[7, :] = nan
+    X[11, :] = nan
+    X[11, 90] = 2.0  # a single known value
+    return X
+
+
+@pytest.mark.parametrize("method,order,limit,limit_area,direction", [
+    ("linear", None, None, None, "both"), ("bfill", None, 3, "inside", None), ("pchip", None, 4, None, "both"),
+    ("spline", 3, 2, None, "both")])
+def test_equals_pandas_across_chunks_at_187_steps(method, order, limit, limit_area, direction):
+    X = _chunky_rows(seed=11)
+    if method in ("pchip", "spline"):  # pandas refuses a series with too few points, so does imbrun
+        X = np.delete(X, 11, axis=0)
+    gappy = np.isnan(X).any(axis=1) & ~np.isnan(X).all(axis=1)
+    assert gappy.sum() > _CHUNK_ROWS and not gappy.all()  # several chunks, gathered rows written back
+    if method == "spline":
+        _, shortcut = _least_squares_polynomials(X[gappy], ~np.isnan(X[gappy]), order)
+        assert 0.3 < shortcut.mean() < 0.7  # both the vectorised polynomial and FITPACK
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # FITPACK's convergence notes, per row
+        expected = _pandas(X, method, order, limit, limit_area, direction)
+    got = interpolate_series(X, method, order=order, limit=limit, limit_area=limit_area, limit_direction=direction,
+                             progress=False)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    np.testing.assert_allclose(got, expected, atol=1e-9, rtol=0)
+    assert np.isnan(X).sum() > np.isnan(got).sum()
+
+
+def _large_amplitude_rows(seed: int = 0, n: int = 32, timesteps: int = 187) -> np.ndarray:
+    """Offsets of +-1e2..1e4 on a degree-5 trend; every 8th row known over only half its length."""
+    rng = np.random.default_rng(seed)
+    t = np.linspace(-1.0, 1.0, timesteps)
+    offset = 10 ** rng.uniform(2, 4, size=(n, 1)) * rng.choice([-1.0, 1.0], size=(n, 1))
+    trend = np.polynomial.polynomial.polyval(t, rng.normal(size=(n, 6)).T * 50)
+    noise = np.where(np.arange(n) % 2 == 0, 0.3, 3.0)[:, None] * rng.normal(size=(n, timesteps))
+    X = offset + trend + noise
+    for row in range(n):
+        lead, trail = rng.integers(0, 9, size=2)
+        if row % 8 == 0:  # the shortcut's least-squares problem is worst conditioned here
+            lead = rng.integers(30, 50)
+            trail = 93 - lead - rng.integers(0, 4)
+        X[row, :lead] = nan
+        X[row, timesteps - trail:] = nan
+        for _ in range(rng.integers(1, 5)):
+            start, length = rng.integers(0, timesteps), rng.integers(1, 11)
+            X[row, start:start + length] = nan
+    return X
+
+
+@pytest.mark.parametrize("method,order", [("spline", order) for order in range(1, 6)]
+                         + [("polynomial", 5), ("pchip", None), ("akima", None), ("linear", None)])
+def test_large_amplitudes_equal_pandas(method, order):
+    # the spline's polynomial shortcut solves normal equations: with offsets of 1e4 and known samples over half
+    # the row it was off by 3.6e-9 at order 5 before its refinement step; FITPACK itself is within ~2e-10 here
+    X = _large_amplitude_rows()
+    if method == "spline":
+        _, shortcut = _least_squares_polynomials(X, ~np.isnan(X), order)
+        assert not shortcut.all() and (shortcut.any() or order < 3)  # FITPACK, and from order 3 the shortcut
+    for direction in (None, "both"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            expected = _pandas(X, method, order, None, None, direction)
+        got = interpolate_series(X, method, order=order, limit_direction=direction, progress=False)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+        np.testing.assert_allclose(got, expected, atol=1e-9, rtol=0, err_msg=f"direction={direction}")
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _recording_console(monkeypatch) -> io.StringIO:
+    """Make the bar appear at once and render it, as plain text, into the returned buffer."""
+    from rich.console import Console
+
+    screen = io.StringIO()
+    monkeypatch.setattr(interpolate_module, "_PROGRESS_AFTER_SECONDS", -1.0)
+    monkeypatch.setattr(interpolate_module, "_progress_console",
+                        lambda: Console(file=screen, force_terminal=True, color_system=None, width=100))
+    return screen
+
+
+def test_a_slow_interpolation_shows_its_progress_bar(monkeypatch):
+    screen = _recording_console(monkeypatch)
+    X = np.tile([1.0, nan, 3.0], (2 * _CHUNK_ROWS + 1, 1))
+    got = interpolate_series(X, "linear", progress=True)
+    np.testing.assert_array_equal(got[:, 1], 2.0)
+    shown = screen.getvalue()
+    assert "interpolating (linear)" in shown and "100%" in shown
+    screen.truncate(0)
+    interpolate_series(X, "linear", progress=False)
+    assert screen.getvalue() == ""
+
+
+def test_the_default_shows_the_bar_only_on_a_terminal_of_the_main_process(monkeypatch):
+    screen = _recording_console(monkeypatch)
+    X = np.array([[1.0, nan, 3.0]])
+    interpolate_series(X, "pchip")  # pytest's captured stderr is not a terminal
+    assert screen.getvalue() == ""
+    monkeypatch.setattr(interpolate_module.sys, "stderr", FakeTerminal())
+    interpolate_series(X, "pchip")
+    assert "interpolating (pchip)" in screen.getvalue()
+    screen.truncate(0)
+    screen.seek(0)
+    monkeypatch.setattr(interpolate_module.multiprocessing, "parent_process", lambda: object())  # a sweep worker
+    interpolate_series(X, "pchip")
+    assert screen.getvalue() == ""

@@ -319,3 +319,43 @@ def test_folder_sources_skip_hidden_folders_such_as_a_cache_inside(tmp_path):
     (tmp_path / "mnist" / "t10k-images-idx3-ubyte.gz").write_bytes(b"x")
     (tmp_path / "mnist" / ".cache" / "0123.npz").write_bytes(b"x")
     assert [p.name for p in source_files({"path": str(tmp_path / "mnist")})] == ["t10k-images-idx3-ubyte.gz"]
+
+
+def test_an_unusable_cache_folder_is_one_warning_not_a_failed_run(tmp_path, monkeypatch):
+    (tmp_path / "a_file").write_text("x")
+    cache = tmp_path / "a_file" / "cache"  # IMBRUN_CACHE_DIR below a regular file: it can never be created
+    monkeypatch.setenv("IMBRUN_CACHE_DIR", str(cache))
+    csv = beats_csv(tmp_path / "beats.csv")
+    path = tmp_path / "gaps.yaml"
+    path.write_text(yaml.safe_dump(config(tmp_path, csv).model_dump(mode="json")))
+    result = runner.invoke(app, ["train", str(path), "--runs-dir", str(tmp_path / "runs"), "-q"])
+    assert result.exit_code == 0, result.output
+    cache_lines = [line for line in result.stderr.splitlines() if "cache" in line or "error" in line]
+    assert cache_lines == [f"warning: prepared-data cache not written: {cache}: Not a directory"]
+    (run,) = (tmp_path / "runs").iterdir()
+    assert result.stdout.strip().endswith(run.name)
+    assert data_cache(run) == "miss" and json.loads((run / "status.json").read_text())["status"] == "completed"
+
+
+# ---- the interpolation's progress bar ---------------------------------------------------------------------------
+
+def test_prepare_data_shows_the_progress_bar_on_request_and_by_default_only_on_a_terminal(tmp_path, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    import imbrun.interpolate as interpolate_module
+
+    screen = io.StringIO()
+    monkeypatch.setattr(interpolate_module, "_PROGRESS_AFTER_SECONDS", -1.0)  # as if a second had gone by
+    monkeypatch.setattr(interpolate_module, "_progress_console",
+                        lambda: Console(file=screen, force_terminal=True, color_system=None, width=100))
+    cfg = config(tmp_path, beats_csv(tmp_path / "beats.csv"))
+    shown = {}
+    for progress in (None, False, True):
+        screen.seek(0)
+        screen.truncate(0)
+        data, _ = prepare_data(cfg.data, cfg.preprocess.interpolate, use_cache=False, progress=progress)
+        assert len(data.y) == 23
+        shown[progress] = "interpolating (linear)" in screen.getvalue()
+    assert shown == {None: False, False: False, True: True}  # None: pytest's stderr is not a terminal

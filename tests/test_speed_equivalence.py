@@ -25,7 +25,8 @@ def plain_cnn_forward(model, x: torch.Tensor) -> torch.Tensor:
 
 @pytest.mark.parametrize("activation, pool_after, kernel, steps", [
     ("relu", "last", 5, 13), ("relu", "each", 3, 12), ("gelu", "last", 5, 11), ("tanh", "each", 3, 9),
-    ("leaky_relu", "last", 1, 7)])
+    ("leaky_relu", "last", 1, 7), ("elu", "last", 5, 13), ("elu", "each", 3, 12), ("selu", "last", 3, 11),
+    ("selu", "each", 5, 12), ("sigmoid", "last", 5, 10), ("sigmoid", "each", 3, 13)])
 def test_cnn1d_channels_last_matches_plain_conv1d(activation, pool_after, kernel, steps):
     torch.manual_seed(0)
     cfg = Cnn1dModel(channels=[3, 4], kernel_size=kernel, pool=2, pool_after=pool_after, hidden=[5],
@@ -40,6 +41,42 @@ def test_cnn1d_channels_last_matches_plain_conv1d(activation, pool_after, kernel
     torch.testing.assert_close(fast, plain, rtol=0, atol=1e-5)
     for got, want in zip(fast_grads, plain_grads, strict=True):
         torch.testing.assert_close(got, want, rtol=0, atol=1e-5)
+
+
+def _fast_and_plain(model, x):
+    """Outputs and gradients (input, then every parameter) of the fast and the plain forward."""
+    results = []
+    for forward in (model, lambda inputs: plain_cnn_forward(model, inputs)):
+        out = forward(x)
+        results.append((out, torch.autograd.grad(out.square().sum(), [x, *model.parameters()])))
+    return results
+
+
+ECG_SHAPE = {"channels": [32, 32], "kernel_size": 5, "pool": 2, "hidden": [128, 64]}  # configs/ecg_kaggle_csv.yaml
+
+
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "elu", "selu", "tanh", "sigmoid", "gelu"])
+@pytest.mark.parametrize("pool_after", ["last", "each"])
+def test_cnn1d_at_the_ecg_shape_matches_plain_conv1d_exactly_in_float64(activation, pool_after):
+    # float64: the two formulations agree to rounding (~1e-15); in float32 the kernels round differently, and
+    # where two pooled values tie to within that rounding the gradient goes to the other one (both are right)
+    torch.manual_seed(0)
+    model = build_model(Cnn1dModel(**ECG_SHAPE, pool_after=pool_after, activation=activation), (187, 1), 5).double()
+    x = torch.rand(64, 187, 1, dtype=torch.float64, requires_grad=True)  # (batch, time, channels), beats in [0, 1]
+    (fast, fast_grads), (plain, plain_grads) = _fast_and_plain(model, x)
+    assert fast.shape == (64, 5) and len(fast_grads) == 11
+    torch.testing.assert_close(fast, plain, rtol=0, atol=1e-12)
+    for got, want in zip(fast_grads, plain_grads, strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["relu", "elu", "selu", "sigmoid"])
+def test_cnn1d_at_the_ecg_shape_gives_the_plain_outputs_in_float32(activation):
+    torch.manual_seed(1)
+    model = build_model(Cnn1dModel(**ECG_SHAPE, activation=activation), (187, 1), 5)
+    x = torch.rand(64, 187, 1)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), plain_cnn_forward(model, x), rtol=0, atol=1e-5)
 
 
 def test_cnn1d_flat_rows_read_as_one_channel_series():

@@ -45,7 +45,7 @@ class InterpolateConfig(Section):
 
     method: Literal["linear", "nearest", "spline", "pchip", "akima", "polynomial", "ffill", "bfill"] = "linear"
     order: int | None = Field(None, ge=1, le=5)  # spline / polynomial
-    limit: int | None = Field(None, ge=1)  # longest run of consecutive missing values filled
+    limit: int | None = Field(None, ge=1)  # as pandas: fill at most this many values of each gap, keep the rest missing
     limit_area: Literal["inside", "outside"] | None = None  # None: fill inside gaps and at the edges
     limit_direction: Literal["forward", "backward", "both"] | None = None
     missing_values: list[float] = []  # sentinels that mean "missing" besides NaN / empty cells, e.g. [-999]
