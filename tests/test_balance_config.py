@@ -1,11 +1,15 @@
 """The `balance` section: one strategy or a list, with nonsensical combinations refused with a reason."""
 
+from pathlib import Path
+
 import pytest
 
 from imbrun.compare import RunSummary
-from imbrun.config import validate_config
+from imbrun.config import load_config, validate_config
 from imbrun.config.balance import strategy_label
 from imbrun.errors import ImbrunError
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def _validate(balance):
@@ -56,14 +60,95 @@ def test_nonsensical_combinations_are_refused_with_a_reason(balance, message):
     assert str(err.value) == f"<config>: balance: {message}"
 
 
-@pytest.mark.parametrize("balance", [
-    [{"kind": "smote"}, {"kind": "weighted_sampler"}, {"kind": "focal"}, {"kind": "threshold"}],
-    [{"kind": "undersample"}, {"kind": "cascade"}, {"kind": "class_weight"}],
-    [{"kind": "crt"}, {"kind": "threshold"}, {"kind": "ldam_drw"}],
-    [{"kind": "logit_adjust", "posthoc": True}, {"kind": "weighted_sampler"}],
+TWICE = ", both by the same training class counts, so the class prior is corrected twice; "
+
+
+@pytest.mark.parametrize("balance, message", [
+    ([{"kind": "weighted_sampler"}, {"kind": "class_weight"}],
+     "'weighted_sampler' draws re-balanced batches and 'class_weight' (scheme inverse) weights the loss" + TWICE
+     + "keep one of them"),
+    ([{"kind": "class_weight", "scheme": "effective_number"}, {"kind": "weighted_sampler", "scheme": "sqrt_inverse"}],
+     "'weighted_sampler' draws re-balanced batches and 'class_weight' (scheme effective_number) weights the loss"
+     + TWICE + "keep one of them"),
+    ([{"kind": "weighted_sampler"}, {"kind": "focal", "alpha": "class_weight"}],
+     "'weighted_sampler' draws re-balanced batches and 'focal' with alpha: class_weight weights the loss" + TWICE
+     + "drop focal's alpha (focal with gamma only combines with a sampler) or drop weighted_sampler"),
+    ([{"kind": "weighted_sampler"}, {"kind": "balanced_softmax"}],
+     "'weighted_sampler' draws re-balanced batches and 'balanced_softmax' shifts the logits by log n_k" + TWICE
+     + "keep one of them"),
+    ([{"kind": "weighted_sampler", "scheme": "target", "target": {0: 1, 1: 1}}, {"kind": "logit_adjust"}],
+     "'weighted_sampler' draws re-balanced batches and 'logit_adjust' shifts the logits by tau log prior" + TWICE
+     + "keep one of them"),
+    ([{"kind": "logit_adjust", "posthoc": True}, {"kind": "weighted_sampler"}],
+     "'weighted_sampler' draws re-balanced batches and 'logit_adjust' (posthoc) shifts the predictions by -tau "
+     "log prior" + TWICE + "keep one of them"),
+    ([{"kind": "weighted_sampler"}, {"kind": "ldam_drw", "drw_epoch": 3}],
+     "'weighted_sampler' draws re-balanced batches and 'ldam_drw' re-weights the loss from drw_epoch 3 on" + TWICE
+     + "leave ldam_drw's drw_epoch unset (its margins alone combine with a sampler) or drop weighted_sampler"),
+    ([{"kind": "crt"}, {"kind": "class_weight", "scheme": "sqrt_inverse"}],
+     "'crt' re-trains the head on class-balanced batches and 'class_weight' (scheme sqrt_inverse) weights the loss"
+     + TWICE + "keep one of them"),
+    ([{"kind": "crt"}, {"kind": "balanced_softmax"}],
+     "'crt' re-trains the head on class-balanced batches and 'balanced_softmax' shifts the logits by log n_k"
+     + TWICE + "keep one of them"),
+    ([{"kind": "crt"}, {"kind": "ldam_drw", "drw_epoch": 5}],
+     "'crt' re-trains the head on class-balanced batches and 'ldam_drw' re-weights the loss from drw_epoch 5 on"
+     + TWICE + "leave ldam_drw's drw_epoch unset (its margins alone combine with a sampler) or drop crt"),
+    ([{"kind": "smote"}, {"kind": "weighted_sampler"}, {"kind": "focal"}, {"kind": "threshold"}],
+     "'smote' adds minority rows to the training arrays and 'weighted_sampler' draws re-balanced batches: both "
+     "raise the minority classes' share, so one is redundant; keep one of them (weighted_sampler combines with "
+     "the cleaning methods tomek and enn)"),
+    ([{"kind": "weighted_sampler"}, {"kind": "oversample", "ratio": 0.5}],
+     "'oversample' adds minority rows to the training arrays and 'weighted_sampler' draws re-balanced batches: "
+     "both raise the minority classes' share, so one is redundant; keep one of them (weighted_sampler combines "
+     "with the cleaning methods tomek and enn)"),
+    ([{"kind": "smote_enn"}, {"kind": "crt"}],
+     "'smote_enn' adds minority rows to the training arrays and 'crt' re-trains the head on class-balanced "
+     "batches: both raise the minority classes' share, so one is redundant; keep one of them (crt combines with "
+     "the cleaning methods tomek and enn)"),
 ])
-def test_one_strategy_per_role_combines(balance):
-    assert len(_validate(balance).balance) == len(balance)
+def test_pairs_that_correct_the_prior_twice_or_do_one_job_twice_are_refused(balance, message):
+    with pytest.raises(ImbrunError) as err:
+        _validate(balance)
+    assert str(err.value) == f"<config>: balance: {message}"
+
+
+def test_a_refused_pair_among_auto_candidates_names_the_candidate():
+    with pytest.raises(ImbrunError) as err:
+        _validate({"kind": "auto", "candidates": ["none", ["weighted_sampler", "balanced_softmax"]]})
+    assert str(err.value) == ("<config>: balance.candidates.1: 'weighted_sampler' draws re-balanced batches and "
+                              "'balanced_softmax' shifts the logits by log n_k" + TWICE + "keep one of them")
+
+
+@pytest.mark.parametrize("balance", [
+    [{"kind": "weighted_sampler", "scheme": "sqrt_inverse"}, {"kind": "focal", "gamma": 2.0}],  # the ECG seed
+    [{"kind": "weighted_sampler"}, {"kind": "focal", "alpha": [0.25, 0.75]}],  # the user's own alpha
+    [{"kind": "weighted_sampler"}, {"kind": "ldam_drw"}],  # LDAM margins without re-weighting (LDAM-RS)
+    [{"kind": "weighted_sampler"}, {"kind": "class_weight", "scheme": "manual", "weights": {1: 3}}],  # costs
+    [{"kind": "weighted_sampler"}, {"kind": "threshold"}],
+    [{"kind": "tomek"}, {"kind": "weighted_sampler"}, {"kind": "focal"}, {"kind": "threshold"}],
+    [{"kind": "enn"}, {"kind": "weighted_sampler"}],
+    [{"kind": "undersample"}, {"kind": "weighted_sampler"}],
+    # array strategies resample first and the loss is fitted to the resampled counts: not corrected twice
+    [{"kind": "smote"}, {"kind": "focal"}],
+    [{"kind": "smote", "ratio": 0.5}, {"kind": "class_weight"}, {"kind": "threshold"}],
+    [{"kind": "oversample"}, {"kind": "logit_adjust", "posthoc": True}],
+    [{"kind": "undersample"}, {"kind": "cascade"}, {"kind": "class_weight"}],
+    [{"kind": "enn"}, {"kind": "balanced_softmax"}],
+    [{"kind": "crt"}, {"kind": "threshold"}, {"kind": "ldam_drw"}],
+    [{"kind": "crt"}, {"kind": "focal", "gamma": 1.0}],
+    [{"kind": "cascade"}, {"kind": "weighted_sampler"}, {"kind": "focal"}],
+    [{"kind": "logit_adjust", "posthoc": True}, {"kind": "tomek"}],
+])
+def test_sensible_combinations_are_accepted(balance):
+    assert [item.kind for item in _validate(balance).balance] == [item["kind"] for item in balance]
+
+
+def test_every_shipped_config_still_validates():
+    configs = sorted(p for p in CONFIGS.glob("*.yaml") if not p.name.startswith("sweep_"))  # sweeps: test_sweep
+    labels = {path.name: strategy_label(load_config(path).balance) for path in configs}
+    assert len(labels) == 10
+    assert labels["ecg_cnn1d.yaml"] == labels["ecg_kaggle_csv.yaml"] == "weighted_sampler+focal"
 
 
 def test_errors_inside_one_strategy_keep_their_path_and_suggest_keys():

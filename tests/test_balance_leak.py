@@ -27,7 +27,7 @@ SETTINGS["crt"] = {"epochs": 1}
 SETTINGS["ldam_drw"] = {"drw_epoch": 1}
 CASES = [{"kind": kind, **SETTINGS.get(kind, {})} for kind in sorted(STRATEGIES)] + [
     {"kind": "logit_adjust", "posthoc": True},
-    [{"kind": "smote", "k_neighbors": 2}, {"kind": "weighted_sampler"}, {"kind": "focal"}, {"kind": "threshold"}],
+    [{"kind": "undersample", "ratio": 0.5}, {"kind": "weighted_sampler"}, {"kind": "focal"}, {"kind": "threshold"}],
     [{"kind": "undersample"}, {"kind": "cascade"}, {"kind": "class_weight"}],
 ]
 

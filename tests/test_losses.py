@@ -57,6 +57,14 @@ def test_manual_by_index_and_by_name_missing_get_one():
      "manual class weights: unknown class name 'afib'; known class names: none (use indices)"),
     (dict(manual={2: 2.0}),
      "manual class weights: unknown class index 2; known indices: 0..1"),
+    (dict(manual={2: 2.0}, class_names=["4", "9"]),  # 2 is neither an index nor a name: no hint
+     "manual class weights: unknown class index 2; known indices: 0..1"),
+    (dict(manual={4: 10.0, 9: 1.0}, class_names=["4", "9"]),  # YAML `weights: {4: 10, 9: 1}` on digits 4 and 9
+     "manual class weights: unknown class index 4; known indices: 0..1; '4' is a class name: quote it "
+     "('4': 10) to refer to the class by name"),
+    (dict(manual={1: 10.0}, class_names=["1", "2"]),  # index 1 is class '2', yet '1' names class 0: no guess
+     "manual class weights: key 1 is ambiguous: class '2' has index 1, and '1' is another class's name; quote it "
+     "('1') for the name, or give every key as a quoted class name"),
     (dict(manual={1: -1.0}),
      "manual class weights: value for class 1 must be a number >= 0, got -1.0"),
     (dict(manual={1: 2.0, "afib": 3.0}, class_names=["normal", "afib"]),
@@ -111,6 +119,15 @@ def test_sampling_target_errors():
     with pytest.raises(ImbrunError) as err:
         sampling_weights(np.array([0, 0, 2]), "target", {0: 1, 1: 1, 2: 1})
     assert str(err.value) == "sampling target: class index 1 has share 1.0 but no samples to draw"
+    with pytest.raises(ImbrunError) as err:
+        sampling_weights(np.array([0, 1, 1]), "target", {0: 0.5, 9: 0.5}, class_names=["4", "9"])
+    assert str(err.value) == ("sampling target: unknown class index 9; known indices: 0..1; '9' is a class name: "
+                              "quote it ('9': 0.5) to refer to the class by name")
+
+
+def test_quoted_numeric_class_names_weight_by_name():
+    got = class_weights([5, 3], "manual", manual={"4": 10.0, "9": 1.0}, class_names=["4", "9"])
+    np.testing.assert_array_equal(got, [10.0, 1.0])
 
 
 # ---- LDAM margins and priors ---------------------------------------------------------------------

@@ -77,7 +77,7 @@ class BalancePlan:
         """balance.json content once training is over (adds what the samplers really drew)."""
         record = dict(self.record)
         if self.sampler is not None:
-            record["sampled_class_counts_per_epoch"] = self.sampler.drawn
+            record["sampled_class_counts_per_epoch"] = self.sampler.per_epoch()
         for part in (self.procedure, self.adjust):
             if part is not None:
                 record.update(part.record())

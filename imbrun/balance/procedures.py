@@ -60,7 +60,7 @@ class ClassifierRetraining:
     def __init__(self, cfg, y: np.ndarray, class_names: list[str]):
         self.cfg = cfg
         weights = sampling_weights(y, "inverse", n_classes=len(class_names), class_names=class_names)
-        self.sampler = WeightedSampler(weights, y, len(class_names))
+        self.sampler = WeightedSampler(weights, y, len(class_names), class_names=class_names)
 
     def train(self, job, plan) -> tuple[nn.Module, FitResult]:
         model, first = SingleModel().train(job, plan)
@@ -90,7 +90,7 @@ class ClassifierRetraining:
 
     def record(self) -> dict:
         return {"crt": {"head_epochs": self.cfg.epochs, "head_lr": self.cfg.lr, "reset_head": self.cfg.reset_head,
-                        "head_sampled_class_counts_per_epoch": self.sampler.drawn}}
+                        "head_sampled_class_counts_per_epoch": self.sampler.per_epoch()}}
 
 
 class OffsetAdjustment:

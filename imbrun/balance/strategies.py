@@ -31,7 +31,7 @@ def build_class_weight(cfg, y: np.ndarray, class_names: list[str]) -> BalancePla
 
 def build_weighted_sampler(cfg, y: np.ndarray, class_names: list[str]) -> BalancePlan:
     weights = sampling_weights(y, cfg.scheme, cfg.target, n_classes=len(class_names), class_names=class_names)
-    sampler = WeightedSampler(weights, y, len(class_names), cfg.epoch_size)
+    sampler = WeightedSampler(weights, y, len(class_names), cfg.epoch_size, class_names=class_names)
     expected = np.bincount(y, weights=weights, minlength=len(class_names)) / weights.sum()
     return BalancePlan(WeightedCrossEntropy(None), sampler,
                        record={"strategy": "weighted_sampler", "scheme": cfg.scheme,

@@ -48,8 +48,14 @@ def _resolve_class_mapping(mapping: Mapping, n_classes: int, class_names: Sequen
             k = list(class_names).index(key)
         elif isinstance(key, (int, np.integer)) and not isinstance(key, bool):
             if not 0 <= key < n_classes:
-                raise ImbrunError(f"{what}: unknown class index {key}; known indices: 0..{n_classes - 1}")
+                raise ImbrunError(f"{what}: unknown class index {key}; known indices: 0..{n_classes - 1}"
+                                  + _name_hint(key, value, class_names))
             k = int(key)
+            if class_names is not None and str(key) in class_names and class_names[k] != str(key):
+                # classes '1' and '2': does key 1 mean index 1 (class '2') or the class named '1'? Refuse to guess.
+                raise ImbrunError(f"{what}: key {key} is ambiguous: class {class_names[k]!r} has index {key}, and "
+                                  f"{str(key)!r} is another class's name; quote it ('{key}') for the name, or give "
+                                  f"every key as a quoted class name")
         else:
             raise ImbrunError(f"{what}: class keys must be names or indices, got {key!r}")
         if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
@@ -59,6 +65,14 @@ def _resolve_class_mapping(mapping: Mapping, n_classes: int, class_names: Sequen
             raise ImbrunError(f"{what}: class {_class_label(k, class_names)} is given twice")
         out[k] = float(value)
     return out
+
+
+def _name_hint(key: int, value, class_names: Sequence[str] | None) -> str:
+    """When an out-of-range index is written like a class name (classes '4' and '9', key 4): how to quote it."""
+    if class_names is None or str(key) not in class_names:
+        return ""
+    shown = f"{value:g}" if isinstance(value, (int, float, np.number)) and not isinstance(value, bool) else repr(value)
+    return f"; '{key}' is a class name: quote it ('{key}': {shown}) to refer to the class by name"
 
 
 def class_weights(counts: Sequence[int], scheme: str = "inverse", *, beta: float = 0.999,
