@@ -24,11 +24,37 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 @pytest.fixture
 def shared_data() -> Path:
     """../shared/data beside the checkout; skipped where it is absent (it is present in CI)."""
-    if not SHARED_DATA.is_dir():
+    return need_shared(SHARED_DATA)
+
+
+def need_shared(path: Path) -> Path:
+    """A file or folder under ../shared/data: skipped where absent, a failure under CI=true (where it must be)."""
+    if not path.exists():
         if os.environ.get("CI") == "true":
-            pytest.fail(f"{SHARED_DATA} is missing under CI")
-        pytest.skip("../shared/data is not beside this checkout")
-    return SHARED_DATA
+            pytest.fail(f"{path} is missing under CI")
+        pytest.skip(f"shared data {path} absent")
+    return path
+
+
+@pytest.fixture(scope="session")
+def ray_instance():
+    """One local Ray instance for the whole session (~10 s to start; Ray 2.60 has no local_mode): 2 CPUs, no
+    dashboard, no auth token. Skipped without Ray, except under CI, which installs the ray extra."""
+    try:
+        import ray
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("ray is not importable under CI (install the project with its ray extra)", pytrace=False)
+        pytest.skip("ray is not installed (pip install 'ray>=2.9')")
+    before = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+    if before is None:
+        os.environ.pop("RAY_AUTH_MODE", None)
+    else:
+        os.environ["RAY_AUTH_MODE"] = before
 
 
 def write_blobs_csv(path: Path, counts=(40, 12, 6), features: int = 4, seed: int = 0, header: bool = True) -> Path:

@@ -1,6 +1,8 @@
 """balance kind auto: measurements and shortlist rules, successive halving, the choice on tiny data, no test leak."""
 
+import json
 from contextlib import contextmanager
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -9,14 +11,16 @@ from typer.testing import CliRunner
 
 import imbrun.artifacts as artifacts
 import imbrun.balance.auto as auto
+import imbrun.balance.auto_pilot as auto_pilot
 import imbrun.balance.procedures as procedures
 import imbrun.calibration as calibration
 import imbrun.pipeline as pipeline
 import imbrun.train as train
-from imbrun.balance.auto_candidates import measure, shortlist
-from imbrun.balance.auto_pilot import rung_epochs, score, successive_halving
+from imbrun.balance.auto_candidates import candidates_for, measure, shortlist
+from imbrun.balance.auto_pilot import rung_epochs, rung_schedule, score, successive_halving
 from imbrun.cli import app
 from imbrun.config import validate_config
+from imbrun.data.split import Part
 from imbrun.errors import ImbrunError
 from imbrun.pipeline import prepare, resume_experiment, run_experiment
 from tests.conftest import tiny_config, write_blobs_csv
@@ -41,6 +45,18 @@ def overlap_csv(path, n_major=1140, n_minor=60, shift=1.5, seed=0):
     return path
 
 
+def hidden_minority_csv(path, n_major=1100, n_shared=70, n_minor=30, seed=0):
+    """A minority cluster that majority rows share 70:30: where it lives p(minor | x) is about 0.3, so a model of
+    plain cross-entropy predicts the majority everywhere (at any number of epochs), while weighting the minority
+    up (class_weight, smote, ...) predicts it in the cluster: recall about 1 at precision about 0.3."""
+    rng = np.random.default_rng(seed)
+    X = np.vstack([rng.normal(0, 1, (n_major, 2)), rng.normal(4, 0.5, (n_shared + n_minor, 2))])
+    y = ["major"] * (n_major + n_shared) + ["minor"] * n_minor
+    order = rng.permutation(len(y))
+    path.write_text("f0,f1,label\n" + "".join(f"{X[i, 0]:.5f},{X[i, 1]:.5f},{y[i]}\n" for i in order))
+    return path
+
+
 def auto_cfg(csv, balance=None, **sections):
     return validate_config(tiny_config(csv, balance={"kind": "auto", **(balance or {})}, **sections))
 
@@ -60,8 +76,13 @@ def test_auto_config_defaults_shorthand_and_refusals():
                            "balance": {"kind": "auto", "candidates": ["none", ["smote", "focal"]]}})
     assert cfg.model_dump(mode="json")["balance"]["candidates"][0] == {"kind": "none"}
     assert [item.kind for item in cfg.balance.candidates[1]] == ["smote", "focal"]
-    assert (cfg.balance.budget_epochs, cfg.balance.eta, cfg.balance.metric, cfg.balance.backend,
-            cfg.balance.tune_thresholds) == (None, 3, "macro_f1", "inline", True)
+    assert (cfg.balance.budget_epochs, cfg.balance.eta, cfg.balance.metric, cfg.balance.backend, cfg.balance.ray,
+            cfg.balance.tune_thresholds) == (None, 3, "macro_f1", "inline", None, True)
+    ray = validate_config({"data": {"kind": "csv", "path": "x.csv"}, "balance": {
+        "kind": "auto", "backend": "ray", "ray": {"address": "10.0.0.1:6379", "cpus_per_trial": 2}}}).balance.ray
+    assert ray.model_dump() == {"address": "10.0.0.1:6379", "cpus_per_trial": 2.0, "gpus_per_trial": 0.0}
+    dumped = validate_config({"data": {"kind": "csv", "path": "x.csv"}, "balance": {"kind": "auto"}})
+    assert validate_config(dumped.model_dump(mode="json")).balance.ray is None  # config.yaml reads back
     for balance, message in [
         ([{"kind": "auto"}, {"kind": "focal"}], "balance: 'auto' chooses a strategy by itself and cannot be "
                                                 "combined in a list; use balance: {kind: auto} (its `candidates` "
@@ -70,6 +91,14 @@ def test_auto_config_defaults_shorthand_and_refusals():
         ({"kind": "auto", "candidates": ["none", "none"]}, "balance.candidates: 'none' is listed twice"),
         ({"kind": "auto", "candidates": ["auto"]}, "balance.candidates.0: 'auto' cannot be one of its own candidates"),
         ({"kind": "aut"}, "balance: unknown kind 'aut' (did you mean 'auto'?)"),
+        ({"kind": "auto", "ray": {"cpus_per_trial": 2}},
+         "balance.ray: ray options apply to backend ray only, got backend 'inline'"),
+        ({"kind": "auto", "backend": "local", "ray": {}},
+         "balance.ray: ray options apply to backend ray only, got backend 'local'"),
+        ({"kind": "auto", "backend": "ray", "ray": {"cpus": 2}},
+         "balance.ray.cpus: unknown key; known keys: address, cpus_per_trial, gpus_per_trial"),
+        ({"kind": "auto", "backend": "ray", "ray": {"gpus_per_trial": -1}},
+         "balance.ray.gpus_per_trial: Input should be greater than or equal to 0 (got -1)"),
     ]:
         with pytest.raises(ImbrunError) as err:
             validate_config({"data": {"kind": "csv", "path": "x.csv"}, "balance": balance})
@@ -119,6 +148,21 @@ def test_shortlist_when_nearly_balanced_or_high_dimensional():
                                 "meaning (more than 500)")
 
 
+def test_listed_candidates_are_joined_by_class_weight_and_none():
+    def piloted(candidates):
+        cfg = validate_config({"data": {"kind": "csv", "path": "x.csv"},
+                               "balance": {"kind": "auto", "candidates": candidates}}).balance
+        found = candidates_for(cfg, {})  # listed candidates need no measurements
+        assert all(c.included and not c.measured for c in found)
+        return [(c.label, c.reason) for c in found]
+    listed, always = "listed in balance.candidates", "always included"
+    assert piloted(["focal", ["weighted_sampler", "focal"]]) == [
+        ("focal", listed), ("weighted_sampler+focal", listed), ("class_weight", always), ("none", always)]
+    assert piloted(["none", {"kind": "class_weight", "scheme": "sqrt_inverse"}]) == [
+        ("none", listed), ("class_weight(scheme=sqrt_inverse)", listed), ("class_weight", always)]
+    assert piloted(["class_weight", "none"]) == [("class_weight", listed), ("none", listed)]
+
+
 # ---- successive halving -------------------------------------------------------------------------------------
 
 def test_rung_epochs_leave_at_most_eta_candidates_for_the_full_budget():
@@ -127,6 +171,32 @@ def test_rung_epochs_leave_at_most_eta_candidates_for_the_full_budget():
     assert rung_epochs(7, 3, 9) == [3, 9]
     assert rung_epochs(10, 3, 9) == [1, 3, 9]
     assert rung_epochs(5, 2, 4) == [1, 2, 4]
+
+
+def test_rungs_of_equal_epochs_are_merged():
+    """With few epochs the halvings' budgets coincide: one rung trains them once and halves as often."""
+    assert rung_schedule(10, 3, 9) == [(1, 1), (3, 1), (9, 1)]
+    assert rung_schedule(10, 3, 3) == [(1, 2), (3, 1)]  # unmerged: 1, 1, 3 epochs
+    assert rung_schedule(10, 3, 1) == [(1, 3)]
+    assert rung_schedule(28, 3, 4) == [(1, 3), (4, 1)]  # unmerged: 0 -> 1, 0 -> 1, 1, 4 epochs
+    assert rung_epochs(4, 3, 1) == [1] and rung_epochs(10, 3, 3) == [1, 3]
+    table = {k: {1: 0.1 * i, 3: 1 - 0.1 * i} for i, k in enumerate("abcdefghij")}
+    seen = []
+    result = successive_halving([(k, None) for k in table], _fake_rung(table, seen), eta=3, budget=3)
+    # 10 -> ceil(10 / 3) = 4 -> ceil(4 / 3) = 2 at 1 epoch, as two rungs of 1 epoch would keep, then the best
+    assert seen == [[(k, 1) for k in table], [("j", 3), ("i", 3)]]
+    assert [(rung["epochs"], rung["kept"]) for rung in result["rungs"]] == [(1, ["j", "i"]), (3, ["i"])]
+    assert result["winner"] == "i"
+
+
+def test_a_merged_rung_keeps_what_the_unmerged_rungs_would_when_pilots_fail():
+    """The second halving of a merged rung counts the pilots that completed, as a rerun rung would."""
+    def run_rung(pilots):
+        return [{"label": p.label, "status": "failed" if p.label in "abcdefg" else "completed",
+                 "score": 0.5, "tiebreak": 0.0} for p in pilots]
+    result = successive_halving([(k, None) for k in "abcdefghij"], run_rung, eta=3, budget=3)
+    # unmerged: rung 1 keeps h, i, j (3 of ceil(10 / 3) = 4 completed), rung 2 keeps ceil(3 / 3) = 1
+    assert [rung["kept"] for rung in result["rungs"]] == [["h"], ["h"]]
 
 
 def _fake_rung(table, seen):
@@ -188,6 +258,23 @@ def test_the_clearly_right_strategy_is_chosen(tmp_path):
     assert record["reason"].startswith("highest validation balanced_accuracy at rung 1 (6 epochs): ")
 
 
+def test_the_clearly_right_strategy_wins_with_the_default_shortlist_and_metric(tmp_path):
+    """balance: {kind: auto} alone (shortlist, macro-F1) on a minority that plain cross-entropy ignores."""
+    cfg = auto_cfg(hidden_minority_csv(tmp_path / "hidden.csv"), split={"test_size": 0.25, "val_size": 0.25},
+                   train={"epochs": 6, "batch_size": 32, "lr": 0.01})
+    prep = prepare(cfg)
+    record, y_val = prep.auto, prep.splits.val.y
+    assert (record["metric"], cfg.balance.candidates) == ("macro_f1", None)  # the defaults
+    assert [c["label"] for c in record["candidates"] if c["included"]] == \
+        ["class_weight", "none", "logit_adjust", "focal", "smote"]
+    first, last = record["rungs"][0]["scores"], record["rungs"][-1]["scores"]
+    all_majority = score("macro_f1", y_val, np.zeros_like(y_val), 2)  # 'major' is code 0
+    assert first["none"] == all_majority  # none predicts the majority everywhere: out at rung 1
+    assert record["chosen"] != "none" and "none" not in last
+    assert last[record["chosen"]] > all_majority + 0.2
+    assert choice_without_timing(prepare(cfg).auto) == choice_without_timing(record)  # deterministic
+
+
 def test_the_choice_is_deterministic_for_a_seed(tmp_path):
     csv = write_blobs_csv(tmp_path / "blobs.csv", counts=(80, 20, 8))
     cfg = auto_cfg(csv, train={"epochs": 6, "batch_size": 16, "lr": 0.01})
@@ -213,6 +300,25 @@ def test_budget_epochs_are_honoured_per_candidate_and_rung(tmp_path, monkeypatch
     record = run.read_json("balance.json")["auto"]
     assert record["budget"]["schedule"] == [2, 6]
     assert [[p["epochs_run"] for p in rung["pilots"]] for rung in record["rungs"]] == [[2, 2, 2, 2], [6, 6]]
+
+
+def test_one_epoch_budget_trains_each_candidate_once(tmp_path, monkeypatch, no_figures):
+    """train.epochs 1: both halvings would train 1 epoch; one rung trains each candidate once, for 1 epoch."""
+    trained, real_fit = [], procedures.fit
+
+    def counting_fit(*args, **kwargs):
+        result = real_fit(*args, **kwargs)
+        trained.append((args[4].epochs, len(result.history)))
+        return result
+    monkeypatch.setattr(procedures, "fit", counting_fit)
+    csv = write_blobs_csv(tmp_path / "blobs.csv", counts=(80, 20, 8))
+    run = run_experiment(auto_cfg(csv, {"tune_thresholds": False}, train={"epochs": 1, "batch_size": 16, "lr": 0.01}),
+                         tmp_path / "runs")
+    record = run.read_json("balance.json")["auto"]
+    assert trained == [(1, 1)] * 4 + [(1, 1)]  # 4 pilots, then the winner's full training
+    assert record["budget"]["schedule"] == [1]
+    assert [(rung["epochs"], len(rung["pilots"]), len(rung["kept"])) for rung in record["rungs"]] == [(1, 4, 1)]
+    assert record["reason"].startswith("highest validation macro_f1 at rung 1 (1 epochs): ")
 
 
 def test_budget_seconds_stops_the_pilots(tmp_path):
@@ -263,6 +369,35 @@ def test_the_test_split_is_never_seen_by_the_choice(tmp_path, monkeypatch, no_fi
     assert run.read_json("balance.json")["auto"]["chosen"] == prep.auto["chosen"]
 
 
+def test_changing_the_test_split_leaves_the_choice_byte_identical(tmp_path, monkeypatch, no_figures):
+    """Test features replaced by noise, test labels shifted by one class: auto.json and balance.json (candidates,
+    rung scores, choice, thresholds) do not change by one byte (wall-clock timings frozen); the test scores do."""
+    csv = write_blobs_csv(tmp_path / "blobs.csv", counts=(80, 20, 8))
+    cfg = auto_cfg(csv, train={"epochs": 3, "batch_size": 16, "lr": 0.01})
+    monkeypatch.setattr(auto, "time", SimpleNamespace(time=lambda: 0.0))
+    monkeypatch.setattr(auto_pilot, "time", SimpleNamespace(time=lambda: 0.0, perf_counter=lambda: 0.0))
+    clean = run_experiment(cfg, tmp_path / "clean")
+    real_split = pipeline.split_data
+
+    def perturbed_split(data, split_cfg, seed):
+        splits = real_split(data, split_cfg, seed)
+        test, rng = splits.test, np.random.default_rng(1)
+        noise = rng.normal(0.0, 5.0, test.X.shape).astype(test.X.dtype)
+        splits.test = Part(noise, (test.y + 1) % len(splits.class_names), test.row_ids, test.groups)
+        return splits
+    monkeypatch.setattr(pipeline, "split_data", perturbed_split)
+    perturbed = run_experiment(cfg, tmp_path / "perturbed")
+    assert perturbed.file("auto.json").read_bytes() == clean.file("auto.json").read_bytes()
+    balance = [json.loads(run.file("balance.json").read_text()) for run in (clean, perturbed)]
+    assert json.dumps(balance[1]["auto"]) == json.dumps(balance[0]["auto"])
+    assert len(balance[0]["auto"]["rungs"]) == 2 and balance[0]["auto"]["thresholds"]["tuned_on"] == "validation"
+    tests = [b["class_counts"].pop("test") for b in balance]  # balance.json also reports the splits' counts
+    assert (tests, balance[1]) == ([{"c0": 20, "c1": 5, "c2": 2}, {"c0": 2, "c1": 20, "c2": 5}], balance[0])
+    metrics = clean.read_json("metrics.json"), perturbed.read_json("metrics.json")
+    assert metrics[0]["val"] == metrics[1]["val"]
+    assert metrics[0]["test"]["overall"]["macro_f1"] > 0.9 > metrics[1]["test"]["overall"]["macro_f1"]
+
+
 def test_the_pilot_of_the_full_budget_is_the_final_model(tmp_path, no_figures):
     """Same seeds, same epochs: the winner's last-rung validation score is the trained run's validation score."""
     csv = write_blobs_csv(tmp_path / "blobs.csv", counts=(80, 20, 8))
@@ -284,7 +419,9 @@ def test_thresholds_are_kept_only_when_they_help_on_held_out_validation_rows(tmp
                    train={"epochs": 6, "batch_size": 32, "lr": 0.01})
     run = run_experiment(cfg, tmp_path / "runs")
     record = run.read_json("balance.json")["auto"]
-    assert record["reason"] == "none is the only candidate" and record["rungs"] == []
+    assert [(c["label"], c["reason"]) for c in record["candidates"]] == \
+        [("none", "listed in balance.candidates"), ("class_weight", "always included")]
+    assert record["chosen"] == "none" and list(record["rungs"][0]["scores"]) == ["none", "class_weight"]
     thresholds = record["thresholds"]
     assert thresholds["val_after"] > thresholds["val_before"] and thresholds["cross_fitted_gain"] > 0
     assert record["thresholds_tuned"] is thresholds["kept"] is True
@@ -299,6 +436,20 @@ def test_local_backend_makes_the_same_choice_as_inline(tmp_path):
                              train={"epochs": 3, "batch_size": 16, "lr": 0.01})).auto
     assert local["chosen"] == inline["chosen"]
     assert [rung["scores"] for rung in local["rungs"]] == [rung["scores"] for rung in inline["rungs"]]
+
+
+def test_ray_backend_makes_the_same_choice_as_inline(ray_instance, tmp_path):
+    """Pilots as tasks on the session's local Ray instance (joined, not restarted): the same scores at every rung."""
+    csv = write_blobs_csv(tmp_path / "blobs.csv", counts=(80, 20, 8))
+    train_section = {"epochs": 3, "batch_size": 16, "lr": 0.01}
+    inline = prepare(auto_cfg(csv, train=train_section)).auto
+    on_ray = prepare(auto_cfg(csv, {"backend": "ray", "ray": {"cpus_per_trial": 1}}, train=train_section)).auto
+    assert on_ray["budget"]["ray"] == {"address": None, "cpus_per_trial": 1.0, "gpus_per_trial": 0.0}
+    assert "ray" not in inline["budget"]
+    assert [[p["status"] for p in rung["pilots"]] for rung in on_ray["rungs"]] == [["completed"] * 4, ["completed"] * 2]
+    assert on_ray["chosen"] == inline["chosen"]
+    assert [rung["scores"] for rung in on_ray["rungs"]] == [rung["scores"] for rung in inline["rungs"]]
+    assert ray_instance.is_initialized()  # the session's instance is still up for the other Ray tests
 
 
 def test_resume_trains_the_saved_choice_without_piloting_again(tmp_path, monkeypatch, no_figures):

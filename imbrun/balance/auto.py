@@ -23,7 +23,7 @@ from imbrun.balance.auto_pilot import PilotContext, PilotData, rung_epochs, scor
 from imbrun.balance.plan import BalancePlan
 from imbrun.balance.posthoc import DEFAULT_GRID, METRICS, apply_thresholds, tune_thresholds
 from imbrun.balance.predictors import OffsetModel
-from imbrun.config.balance import AutoBalance, roles, strategy_items
+from imbrun.config.balance import AutoBalance, AutoRay, roles, strategy_items
 from imbrun.train import predict_proba
 
 FALLBACK = "class_weight"  # when no pilot finished: the strategy that works at any minority size
@@ -44,11 +44,8 @@ def choose_strategy(cfg: AutoBalance, data: PilotData, model_cfg, train_cfg, see
     deadline = started + cfg.budget_seconds if cfg.budget_seconds else None
     minority = data.class_names.index(m["minority_class"])
     ctx = PilotContext(model_cfg, train_cfg, *seeds, device, cfg.metric, minority, cfg.precision_floor, deadline)
-    if len(piloted) == 1:
-        result = {"rungs": [], "winner": piloted[0][0], "decided_at": None, "stopped_by_time": False}
-    else:
-        with pilot_runner(cfg.backend, cfg.workers, data, ctx) as run_rung:
-            result = successive_halving(piloted, run_rung, cfg.eta, budget)
+    with pilot_runner(cfg.backend, cfg.workers, data, ctx, cfg.ray) as run_rung:  # none and class_weight at least
+        result = successive_halving(piloted, run_rung, cfg.eta, budget)
     chosen = result["winner"] or FALLBACK
     setting = next((c.setting for c in candidates if c.label == chosen), None) or parse_setting({"kind": FALLBACK})
     return {
@@ -58,18 +55,17 @@ def choose_strategy(cfg: AutoBalance, data: PilotData, model_cfg, train_cfg, see
                                  if cfg.metric == "minority_recall_at_precision" else {}),
         "budget": {"epochs": budget, "eta": cfg.eta, "schedule": rung_epochs(len(piloted), cfg.eta, budget),
                    "seconds": cfg.budget_seconds, "backend": cfg.backend, "workers": cfg.workers,
+                   **({"ray": (cfg.ray or AutoRay()).model_dump(mode="json")} if cfg.backend == "ray" else {}),
                    "pilot_seconds": round(time.time() - started, 3), "stopped_by_time": result["stopped_by_time"]},
         "rungs": result["rungs"],
         "chosen": chosen,
         "chosen_balance": dump_setting(setting),
-        "reason": _reason(cfg.metric, result, chosen, len(piloted)),
+        "reason": _reason(cfg.metric, result, chosen),
     }
 
 
-def _reason(metric: str, result: dict, chosen: str, n_piloted: int) -> str:
+def _reason(metric: str, result: dict, chosen: str) -> str:
     """One sentence: why `chosen` won (its score beside the runner-up's and none's) or why it is the fallback."""
-    if n_piloted == 1:
-        return f"{chosen} is the only candidate"
     if result["winner"] is None:
         why = "the time budget ran out before any pilot finished" if result["stopped_by_time"] else \
             "every pilot failed"

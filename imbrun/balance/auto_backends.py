@@ -7,6 +7,7 @@ session (sweep_ray.ray_session) around the picklable auto_pilot.run_pilot.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -17,15 +18,18 @@ BACKENDS = ("inline", "local", "ray")
 
 
 @contextmanager
-def pilot_runner(backend: str, workers: int, data: PilotData, ctx: PilotContext) -> Iterator[RunRung]:
-    """Yields run_rung(pilots) -> results in the pilots' order; one pool or Ray session serves every rung."""
+def pilot_runner(backend: str, workers: int, data: PilotData, ctx: PilotContext, ray=None) -> Iterator[RunRung]:
+    """Yields run_rung(pilots) -> results in the pilots' order; one pool or Ray session serves every rung.
+
+    ray: the balance section's `ray` options (AutoRay; None: its defaults), used by the ray backend only.
+    """
     if backend == "inline" or (backend == "local" and workers == 1):
         yield lambda pilots: [run_pilot(p, data, ctx) for p in pilots]
     elif backend == "local":
         with _local(workers, data, ctx) as run_rung:
             yield run_rung
     elif backend == "ray":
-        with _ray(data, ctx) as run_rung:
+        with _ray(data, ctx, ray) as run_rung:
             yield run_rung
     else:
         raise ValueError(f"unknown pilot backend {backend!r}; known: {', '.join(BACKENDS)}")
@@ -46,13 +50,16 @@ def _local(workers: int, data: PilotData, ctx: PilotContext) -> Iterator[RunRung
 
 
 @contextmanager
-def _ray(data: PilotData, ctx: PilotContext) -> Iterator[RunRung]:
+def _ray(data: PilotData, ctx: PilotContext, section) -> Iterator[RunRung]:
     from imbrun.sweep_ray import RayOptions, import_ray, ray_session
 
     ray = import_ray()
-    with ray_session(RayOptions()):
-        ctx = replace(ctx, threads=ctx.threads or 1)  # each task reserves one CPU
-        remote, shared = ray.remote(run_pilot).options(num_cpus=1), ray.put(data)  # the arrays sent once
+    options = RayOptions(section.address, section.cpus_per_trial, section.gpus_per_trial) if section else RayOptions()
+    with ray_session(options):  # joins an instance already initialised here, else address / RAY_ADDRESS / local
+        # torch uses the CPUs Ray reserved for the task, no more (as sweep's ray backend)
+        ctx = replace(ctx, threads=ctx.threads or max(1, math.floor(options.cpus_per_trial)))
+        remote = ray.remote(run_pilot).options(num_cpus=options.cpus_per_trial, num_gpus=options.gpus_per_trial)
+        shared = ray.put(data)  # the arrays sent once
 
         def run_rung(pilots: list[Pilot]) -> list[dict]:
             refs = [remote.remote(p, shared, ctx) for p in pilots]

@@ -109,11 +109,21 @@ def _smote_rule(m: dict, balanced: bool, near: str) -> tuple[str, bool, str]:
     return "smote", True, f"{small} {name} training rows in {m['values_per_row']} dimensions: new rows between neighbours"
 
 
+ALWAYS = ("class_weight", "none")  # the safe default and the baseline: piloted whatever the candidates
+
+
 def candidates_for(cfg: AutoBalance, m: dict) -> list[Candidate]:
-    """The user's `candidates` (all piloted, in their order) or the shortlist for measurements `m`."""
+    """The user's `candidates` (all piloted, in their order) followed by those of ALWAYS not listed, or the
+    shortlist for measurements `m`.
+
+    Example: with candidates [focal], the pilots are focal, class_weight, none.
+    """
     if cfg.candidates is None:
         return shortlist(m)
-    return [Candidate(candidate_label(s), s, True, "listed in balance.candidates", False) for s in cfg.candidates]
+    listed = [Candidate(candidate_label(s), s, True, "listed in balance.candidates", False) for s in cfg.candidates]
+    labels = {c.label for c in listed}
+    return listed + [Candidate(kind, parse_setting({"kind": kind}), True, "always included", False)
+                     for kind in ALWAYS if kind not in labels]
 
 
 def parse_setting(raw) -> object:

@@ -110,23 +110,40 @@ def run_pilot(pilot: Pilot, data: PilotData, ctx: PilotContext) -> dict:
     return out
 
 
-def rung_epochs(n_candidates: int, eta: int, budget: int) -> list[int]:
-    """Epochs of each rung: as many rungs as leave at most `eta` candidates for the last, which trains `budget`
-    epochs; each earlier rung trains eta times fewer (at least 1).
+def rung_schedule(n_candidates: int, eta: int, budget: int) -> list[tuple[int, int]]:
+    """(epochs, halvings) of each rung: as many halvings as leave at most `eta` candidates for the last rung, which
+    trains `budget` epochs; each earlier halving trains eta times fewer (at least 1). Halvings whose epochs are
+    equal share one rung, which keeps 1/eta^halvings of its candidates: a pilot retrained for the same epochs with
+    the same seeds would score the same, so the choice is that of the unmerged schedule, at less cost.
 
-    Example: rung_epochs(7, 3, 9) == [3, 9]; rung_epochs(2, 3, 9) == [9]; rung_epochs(10, 3, 9) == [1, 3, 9]
+    Example: rung_schedule(10, 3, 9) == [(1, 1), (3, 1), (9, 1)]; rung_schedule(10, 3, 1) == [(1, 3)]
     """
     rungs = 1
     while eta ** rungs < n_candidates:
         rungs += 1
-    return [max(1, budget // eta ** (rungs - 1 - r)) for r in range(rungs)]
+    schedule: list[tuple[int, int]] = []
+    for r in range(rungs):
+        epochs = max(1, budget // eta ** (rungs - 1 - r))
+        if schedule and schedule[-1][0] == epochs:
+            schedule[-1] = (epochs, schedule[-1][1] + 1)
+        else:
+            schedule.append((epochs, 1))
+    return schedule
+
+
+def rung_epochs(n_candidates: int, eta: int, budget: int) -> list[int]:
+    """Epochs of each rung of rung_schedule, all different, the last `budget`.
+
+    Example: rung_epochs(7, 3, 9) == [3, 9]; rung_epochs(2, 3, 9) == [9]; rung_epochs(10, 3, 3) == [1, 3]
+    """
+    return [epochs for epochs, _ in rung_schedule(n_candidates, eta, budget)]
 
 
 RunRung = Callable[[list[Pilot]], list[dict]]
 
 
 def successive_halving(candidates: list[tuple[str, object]], run_rung: RunRung, eta: int, budget: int) -> dict:
-    """Pilot `candidates` [(label, setting)] rung by rung, keeping the best 1/eta of each rung.
+    """Pilot `candidates` [(label, setting)] rung by rung (rung_schedule), keeping the best 1/eta per halving.
 
     Ranked by score, then balanced accuracy (e.g. G-mean is 0 for every candidate that misses one small class),
     then the candidates' order.
@@ -137,14 +154,17 @@ def successive_halving(candidates: list[tuple[str, object]], run_rung: RunRung, 
     """
     order = {label: i for i, (label, _) in enumerate(candidates)}
     settings = dict(candidates)
-    schedule = rung_epochs(len(candidates), eta, budget)
+    schedule = rung_schedule(len(candidates), eta, budget)
     alive, rungs = [label for label, _ in candidates], []
-    for r, epochs in enumerate(schedule):
+    for r, (epochs, halvings) in enumerate(schedule):
         results = run_rung([Pilot(label, settings[label], epochs) for label in alive])
         scores = {res["label"]: res["score"] for res in results if res["status"] == "completed"}
         stopped = any(res["status"] in ("stopped", "skipped") for res in results)
         ranked = _ranked(results, order)
-        kept = [] if stopped else ranked[:1] if r == len(schedule) - 1 else ranked[:math.ceil(len(alive) / eta)]
+        keep = len(alive)
+        for _ in range(halvings):  # as the unmerged rungs would: each keeps 1/eta of the pilots that completed
+            keep = min(math.ceil(keep / eta), len(ranked))
+        kept = [] if stopped else ranked[:1] if r == len(schedule) - 1 else ranked[:keep]
         rungs.append({"epochs": epochs, "scores": scores, "pilots": results, "kept": kept})
         if stopped:
             return {"rungs": rungs, "stopped_by_time": True, **_winner_when_stopped(rungs, order)}

@@ -1,13 +1,15 @@
 """The `balance` section: one schema per strategy, chosen by `kind`, or a list of strategies that combine.
 
 Strategies act in one of five places (their *roles*); a list may hold at most one strategy per role, so that
-e.g. two losses or two samplers are refused with a reason.
+e.g. two losses or two samplers are refused with a reason, and pairs that correct the class prior twice or do the
+same job twice are refused too (balance_pairs.py).
 """
 
 from typing import Annotated, Literal, Union
 
 from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag, field_validator
 
+from imbrun.config.balance_pairs import pair_problem
 from imbrun.config.base import Section
 
 ClassKey = int | str  # a class given by its code (index) or by its name
@@ -230,7 +232,8 @@ def roles(item: Section) -> tuple[str, ...]:
 
 
 def check_combination(items: list) -> list:
-    """A list of strategies is valid when no two claim the same role (see ROLE_PHRASES)."""
+    """A list of strategies is valid when no two claim the same role (see ROLE_PHRASES) and no pair is refused by
+    balance_pairs.pair_problem (the class prior corrected twice, or two strategies doing the same job)."""
     if not items:
         raise ValueError("an empty list; give one strategy, e.g. {kind: none}, or several that combine")
     claimed: dict[str, str] = {}
@@ -241,6 +244,9 @@ def check_combination(items: list) -> list:
             if role in claimed:
                 raise ValueError(f"{claimed[role]!r} and {item.kind!r} both {ROLE_PHRASES[role]}; keep one of them")
             claimed[role] = item.kind
+    problem = pair_problem(items)
+    if problem is not None:
+        raise ValueError(problem)
     return items
 
 
@@ -286,17 +292,27 @@ def _candidate_shorthand(value):
     return [expand(item) for item in value] if isinstance(value, list) else expand(value)
 
 
+class AutoRay(Section):
+    """Where auto's pilots run with backend ray; the options of `imbrun sweep --backend ray`, one pilot a task."""
+
+    address: str | None = None  # None: RAY_ADDRESS, else a new local instance (or the one this process joined)
+    cpus_per_trial: float = Field(1.0, ge=0.0)  # CPUs reserved per pilot; torch uses max(1, floor) threads
+    gpus_per_trial: float = Field(0.0, ge=0.0)
+
+
 class AutoBalance(Section):
     """Choose a strategy for the data (balance/auto.py): measure the training split, shortlist strategies, pilot them
     by successive halving judged on the validation split (never the test split), train the winner fully.
 
-    candidates: None (the shortlist of auto_candidates.py) or kinds / balance settings to pilot instead.
+    candidates: None (the shortlist of auto_candidates.py) or kinds / balance settings to pilot instead
+    (class_weight and none are piloted too when not listed).
     budget_epochs: epochs of each pilot at the last rung (None: train.epochs); rung r of R trains
     budget_epochs / eta^(R-1-r) epochs. budget_seconds: wall-clock limit of all pilots (the choice then depends on
     the machine's speed). metric: what the pilots maximise on validation; minority_recall_at_precision is the
     recall of the smallest training class, 0 when its precision is below precision_floor.
-    backend: inline (this process), local (`workers` processes) or ray. tune_thresholds: after training, keep
-    per-class offsets tuned on validation when they raise the metric there.
+    backend: inline (this process), local (`workers` processes) or ray (`ray`: address, cpus_per_trial,
+    gpus_per_trial). tune_thresholds: after training, keep per-class offsets tuned on validation when they raise
+    the metric there.
     """
 
     kind: Literal["auto"] = "auto"
@@ -308,6 +324,7 @@ class AutoBalance(Section):
     precision_floor: float = Field(0.5, gt=0.0, le=1.0)
     backend: Literal["inline", "local", "ray"] = "inline"
     workers: int = Field(1, ge=1)
+    ray: AutoRay | None = None  # backend ray only; None: AutoRay's defaults
     tune_thresholds: bool = True
 
     @field_validator("candidates")
@@ -321,6 +338,14 @@ class AutoBalance(Section):
         twice = sorted({label for label in labels if labels.count(label) > 1})
         if twice:
             raise ValueError(f"{twice[0]!r} is listed twice")
+        return value
+
+    @field_validator("ray")
+    @classmethod
+    def _ray_needs_the_ray_backend(cls, value, info):
+        backend = info.data.get("backend")
+        if value is not None and backend is not None and backend != "ray":
+            raise ValueError(f"ray options apply to backend ray only, got backend {backend!r}")
         return value
 
 
