@@ -1,4 +1,4 @@
-"""Probability quality of a scored split: one-vs-rest ROC-AUC and PR-AUC per class, top-label ECE, figures."""
+"""Probability quality of a scored split: one-vs-rest ROC-AUC, PR-AUC and ECE per class, top-label ECE, figures."""
 
 from __future__ import annotations
 
@@ -39,11 +39,29 @@ def reliability(y_true, probs, n_bins: int = ECE_BINS) -> dict:
             "accuracy": [float(v) if u else None for v, u in zip(accuracy, used)]}
 
 
+def class_ece(y_true, probs, k: int, n_bins: int = ECE_BINS) -> float:
+    """One-vs-rest ECE of class k: rows binned by p_k, ECE_k = sum_b n_b/n |share of class k in b - mean p_k in b|.
+
+    Defined whether or not class k occurs (then it measures how much probability the model gives it wrongly).
+    Example: p_k = [0.9, 0.6, 0.2] for rows that are k, not k, k falls in three bins:
+    ECE_k = (|1 - 0.9| + |0 - 0.6| + |1 - 0.2|) / 3 = 0.5.
+    """
+    p = np.asarray(probs, dtype=np.float64)[:, k]  # (n,) probability of class k
+    positive = (np.asarray(y_true, dtype=np.int64) == k).astype(np.float64)
+    index = _bins(p, n_bins)
+    count = np.bincount(index, minlength=n_bins)
+    used = count > 0
+    gap = np.abs(np.bincount(index, weights=positive, minlength=n_bins) - np.bincount(index, weights=p,
+                                                                                      minlength=n_bins))
+    return float(gap[used].sum() / max(len(p), 1))  # n_b |acc_b - conf_b| = |sum positive - sum p| in bin b
+
+
 def probability_quality(y_true, probs, class_names: list[str]) -> dict:
-    """{"per_class": {name: {"roc_auc", "pr_auc"}}, "macro_roc_auc", "macro_pr_auc", "ece"}.
+    """{"per_class": {name: {"roc_auc", "pr_auc", "ece"}}, "macro_roc_auc", "macro_pr_auc", "ece", "macro_ece"}.
 
     One-vs-rest scores from scikit-learn (roc_auc_score, average_precision_score); a class absent from
-    y_true, or the only class present, has undefined scores (None) and is left out of the macro means.
+    y_true, or the only class present, has undefined AUCs (None) and is left out of the macro means.
+    "ece" is the top-label ECE (reliability); per_class "ece" is one-vs-rest (class_ece), "macro_ece" their mean.
     """
     from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -52,16 +70,18 @@ def probability_quality(y_true, probs, class_names: list[str]) -> dict:
     per_class = {}
     for k, name in enumerate(class_names):
         positive = y == k
+        ece = class_ece(y, p, k)
         if positive.all() or not positive.any():
-            per_class[name] = {"roc_auc": None, "pr_auc": None}
+            per_class[name] = {"roc_auc": None, "pr_auc": None, "ece": ece}
             continue
         per_class[name] = {"roc_auc": float(roc_auc_score(positive, p[:, k])),
-                           "pr_auc": float(average_precision_score(positive, p[:, k]))}
+                           "pr_auc": float(average_precision_score(positive, p[:, k])), "ece": ece}
     defined = [v for v in per_class.values() if v["roc_auc"] is not None]
     return {"per_class": per_class,
             "macro_roc_auc": float(np.mean([v["roc_auc"] for v in defined])) if defined else None,
             "macro_pr_auc": float(np.mean([v["pr_auc"] for v in defined])) if defined else None,
-            "ece": reliability(y, p)["ece"]}
+            "ece": reliability(y, p)["ece"],
+            "macro_ece": float(np.mean([v["ece"] for v in per_class.values()])) if per_class else None}
 
 
 def reliability_png(y_true, probs, path: Path) -> None:

@@ -96,6 +96,7 @@ def load_summary(path: Path) -> RunSummary:
     """A completed run folder, or an eval folder of one (its run's config plus the post-hoc setting)."""
     run = RunDir.open(path, require=("metrics.json", "status.json"), completed=True)
     metrics = run.read_json("metrics.json")
+    check_metrics(run.file("metrics.json"), metrics)
     source = run if run.file("config.yaml").is_file() else RunDir(metrics.get("run", run.path))
     if not source.file("config.yaml").is_file():
         raise ImbrunError(f"{run.path}: not a complete run folder, missing config.yaml")
@@ -103,6 +104,18 @@ def load_summary(path: Path) -> RunSummary:
     if "posthoc" in metrics:  # an eval folder: the post-hoc correction is part of what is compared
         config = {**config, "posthoc": metrics["posthoc"]}
     return RunSummary(run.path.name, run.path, config, metrics, source.path)
+
+
+def check_metrics(path: Path, metrics) -> None:
+    """One line naming metrics.json and the first key compare needs that it lacks (e.g. a run never scored)."""
+    test = metrics.get("test") if isinstance(metrics, dict) else None
+    needed = [("class_names", isinstance(metrics, dict) and "class_names" in metrics),
+              ("test", isinstance(test, dict)),
+              *((f"test.{key}", isinstance(test, dict) and key in test) for key in ("overall", "per_class"))]
+    missing = next((key for key, present in needed if not present), None)
+    if missing is not None:
+        raise ImbrunError(f"{path}: has no {missing!r} (the scores of the test split); it is not the metrics.json "
+                          "`imbrun train` or `imbrun evaluate` writes, so the run cannot be compared")
 
 
 def order_with_baseline(paths: list[Path], baseline: Path | None) -> list[Path]:

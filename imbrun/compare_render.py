@@ -32,6 +32,11 @@ def _pvalue(p: float) -> str:
     return f"{p:.2e}" if p < 1e-3 else f"{p:.4f}"
 
 
+def _percent(level: float) -> str:
+    """0.95 -> '95%', 0.9 -> '90%', 0.975 -> '97.5%'."""
+    return f"{round(level * 100, 6):g}%"
+
+
 def _sig(flag: bool) -> str:
     return "yes" if flag else ""
 
@@ -59,7 +64,7 @@ def _paired_sections(paired: dict) -> list[tuple[str, list[str], list[list[str]]
              ["run", "rows", "baseline right, run wrong", "baseline wrong, run right", "p-value", "significant"],
              mcnemar),
             (f"Paired bootstrap, run - baseline ({paired['settings']['resamples']} resamples, "
-             f"{level:.0%} interval)", ["run", "metric", "delta", "low", "high", "significant"], intervals)]
+             f"{_percent(level)} interval)", ["run", "metric", "delta", "low", "high", "significant"], intervals)]
 
 
 def _group_sections(groups: dict) -> list[tuple[str, list[str], list[list[str]]]]:
@@ -69,8 +74,8 @@ def _group_sections(groups: dict) -> list[tuple[str, list[str], list[list[str]]]
     welch = [[r["group"], r["baseline_group"], r["metric"], _delta(r["delta_mean"]) or "0", _pvalue(r["pvalue"]),
               _sig(r["significant"])] for r in groups["welch"]]
     sections = [("Seed groups (configs equal but for seeds)", ["group", "runs"], members),
-                ("Seed groups: mean ± std and 95% t interval", ["group", "metric", "n", "mean ± std", "interval"],
-                 summary)]
+                (f"Seed groups: mean ± std and {_percent(groups.get('level', 0.95))} t interval",
+                 ["group", "metric", "n", "mean ± std", "interval"], summary)]
     if welch:
         sections.append(("Seed groups against the baseline's group (Welch t-test on per-seed values)",
                          ["group", "vs group", "metric", "Δmean", "p-value", "significant"], welch))

@@ -126,7 +126,7 @@ def seed_groups(runs: list[RunSummary], options: CompareOptions) -> dict | None:
             test_rows.append({"group": label, "baseline_group": labels[0], "metric": metric,
                               "delta_mean": float(delta), "pvalue": p, "significant": p < 1 - options.level})
     members = {label: [r.name for r in g] for label, g in zip(labels, groups)}
-    return {"members": members, "summary": summary_rows, "welch": test_rows}
+    return {"level": options.level, "members": members, "summary": summary_rows, "welch": test_rows}
 
 
 def bucket_recalls(runs: list[RunSummary], options: CompareOptions) -> dict | None:

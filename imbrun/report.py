@@ -58,7 +58,10 @@ def run_sections(run: RunDir) -> list[str]:
     from imbrun.diagnose import read_warnings
 
     metrics = run.read_json("metrics.json")
-    test = metrics["test"]
+    test = metrics.get("test") if isinstance(metrics, dict) else None
+    if not isinstance(test, dict) or not {"overall", "per_class"} <= set(test) or "class_names" not in metrics:
+        raise ImbrunError(f"{run.file('metrics.json')}: no scored 'test' block (overall, per_class) and class_names; "
+                          "it is not the metrics.json `imbrun train` or `imbrun evaluate` writes")
     out = [f"<p>Status: {html.escape(run.status())}. Folder: <code>{html.escape(str(run.path))}</code></p>"]
     warnings = read_warnings(run)
     if warnings:
@@ -72,12 +75,16 @@ def run_sections(run: RunDir) -> list[str]:
                                            for name in metrics["class_names"]])]
     out += ["<h2>Overall scores (test split)</h2>", table(list(test["overall"]), [list(test["overall"].values())])]
     quality = test.get("probability", {}).get("per_class", {})
-    rows = [[name, v["precision"], v["recall"], v["f1"], v["support"], quality.get(name, {}).get("roc_auc"),
-             quality.get(name, {}).get("pr_auc")] for name, v in test["per_class"].items()]
+    rows = [[name, v["precision"], v["recall"], v["f1"], v["support"],
+             *(quality.get(name, {}).get(key) for key in ("roc_auc", "pr_auc", "ece"))]
+            for name, v in test["per_class"].items()]
     out += ["<h2>Per class (test split)</h2>",
-            table(["class", "precision", "recall", "f1", "support", "ROC-AUC", "PR-AUC"], rows)]
+            table(["class", "precision", "recall", "f1", "support", "ROC-AUC", "PR-AUC", "ECE (one vs rest)"], rows)]
     if "probability" in test:
-        out.append(f"<p>Top-label expected calibration error (15 bins): {test['probability']['ece']:.4f}</p>")
+        line = f"Top-label expected calibration error (15 bins): {test['probability']['ece']:.4f}"
+        if test["probability"].get("macro_ece") is not None:
+            line += f"; mean one-vs-rest ECE over classes: {test['probability']['macro_ece']:.4f}"
+        out.append(f"<p>{line}</p>")
     out += ["<h2>Training curves</h2>", image(run.file("curves.png"), "training curves"),
             "<h2>Confusion matrix (test split)</h2>", image(run.file("confusion_matrix.png"), "confusion matrix"),
             "<h2>Probability quality</h2>", image(run.file("reliability.png"), "reliability diagram"),
@@ -91,7 +98,7 @@ def comparison_sections(folder: RunDir) -> list[str]:
     """Every table of the comparison (statistics included) and its figures."""
     from imbrun.compare_render import notes, sections
 
-    result = json.loads(folder.file("comparison.json").read_text(encoding="utf-8"))
+    result = read_comparison(folder.file("comparison.json"))
     out = [f"<p>Baseline: <code>{html.escape(result['baseline'])}</code>; runs: "
            + ", ".join(f"<code>{html.escape(r)}</code>" for r in result["runs"]) + "</p>"]
     out += [f'<p class="note">Note: {html.escape(n)}</p>' for n in notes(result)]
@@ -103,6 +110,25 @@ def comparison_sections(folder: RunDir) -> list[str]:
         out.append("<h2>Confusion matrix differences against the baseline (row-normalised)</h2>")
         out += [image(path, path.stem) for path in diffs]
     return out
+
+
+COMPARISON_KEYS = ("runs", "baseline", "overall", "per_class", "config_differences", "same_test_rows")
+
+
+def read_comparison(path: Path) -> dict:
+    """comparison.json as `imbrun compare --out` wrote it, or one line naming the file and what is wrong."""
+    redo = "write it again with imbrun compare ... --out"
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ImbrunError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
+                          f"{redo}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ImbrunError(f"{path}: unreadable ({type(exc).__name__}: {exc}); {redo}") from None
+    missing = [key for key in COMPARISON_KEYS if not isinstance(result, dict) or key not in result]
+    if missing:
+        raise ImbrunError(f"{path}: not a comparison, missing {', '.join(missing)}; {redo}")
+    return result
 
 
 def write_report(target: str | Path, out: str | Path | None = None) -> Path:

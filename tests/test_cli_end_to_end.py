@@ -122,3 +122,73 @@ def test_help_does_not_import_torch():
     code = "import sys; from imbrun.cli import app; print('torch' in sys.modules, 'pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_evaluate_split_val_gives_the_stored_validation_block(config_file, tmp_path):
+    run = _train(config_file, tmp_path / "runs", "--set", "balance.kind=oversample")
+    result = runner.invoke(app, ["evaluate", str(run), "--split", "val"])
+    assert result.exit_code == 0, result.output
+    assert "matches the stored metrics.json" in result.output
+    (eval_dir,) = (run / "eval").iterdir()
+    assert eval_dir.name.endswith("_val")
+    scored = json.loads((eval_dir / "metrics.json").read_text())
+    stored = json.loads((run / "metrics.json").read_text())
+    assert scored["split"] == "val" and scored["data"] == "run val split"
+    assert {k: v for k, v in scored["test"].items() if k != "probability"} == stored["val"]
+    assert scored["test_fingerprint"] != stored["test_fingerprint"]  # other rows than the test split
+
+
+def test_evaluate_split_train_scores_the_training_rows_before_resampling(config_file, tmp_path):
+    run = _train(config_file, tmp_path / "runs", "--set", "balance.kind=oversample")
+    result = runner.invoke(app, ["evaluate", str(run), "--split", "train"])
+    assert result.exit_code == 0, result.output
+    assert "stored metrics.json" not in result.output  # nothing stored to match for the training split
+    (eval_dir,) = (run / "eval").iterdir()
+    assert eval_dir.name.endswith("_train")
+    balance = json.loads((run / "balance.json").read_text())
+    supports = {k: v["support"] for k, v in json.loads((eval_dir / "metrics.json").read_text())["test"]
+                ["per_class"].items()}
+    assert supports == balance["class_counts"]["train"] == {"c0": 22, "c1": 6, "c2": 3}
+    assert balance["resampling"]["train_after"] == {"c0": 22, "c1": 22, "c2": 22}
+    both = runner.invoke(app, ["evaluate", str(run), "--split", "val", "--data", "x.csv"])
+    assert both.exit_code == 2
+    assert both.output.strip() == "error: --split picks a split of the run's own data; drop --data or --split"
+    bad = runner.invoke(app, ["evaluate", str(run), "--split", "dev"])
+    assert bad.exit_code == 2 and "Invalid value for '--split'" in bad.output  # Typer's own message
+
+
+def test_evaluate_data_from_another_config(config_file, tmp_path):
+    run = _train(config_file, tmp_path / "runs")
+    rows = write_blobs_csv(tmp_path / "other.csv", counts=(3, 4, 5), seed=5)
+    held_out = write_blobs_csv(tmp_path / "other_test.csv", counts=(0, 2, 6), seed=7)
+    with_test = tmp_path / "with_test.yaml"
+    with_test.write_text(yaml.safe_dump({"data": {"kind": "csv", "path": str(rows), "test_path": str(held_out),
+                                                  "label": "label"}}))
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(yaml.safe_dump({"data": {"kind": "csv", "path": str(rows), "label": "label"}}))
+    supports = []
+    for config in (with_test, plain):
+        result = runner.invoke(app, ["evaluate", str(run), "--data", str(config), "-q"])
+        assert result.exit_code == 0, result.output
+        folder = result.stdout.strip().removeprefix("eval: ")
+        assert folder.endswith(f"_{config.stem}")
+        metrics = json.loads(open(f"{folder}/metrics.json").read())
+        assert metrics["data"] == str(config) and "split" not in metrics
+        supports.append([v["support"] for v in metrics["test"]["per_class"].values()])
+    assert supports == [[0, 2, 6], [3, 4, 5]]  # the config's test file when it has one, else all its rows
+
+
+def test_evaluate_refuses_classes_not_in_the_training_data(config_file, tmp_path):
+    run = _train(config_file, tmp_path / "runs")
+    extra = write_blobs_csv(tmp_path / "extra.csv", counts=(2, 2, 2, 3), seed=4)  # c3 was never trained on
+    result = runner.invoke(app, ["evaluate", str(run), "--data", str(extra)])
+    assert result.exit_code == 2
+    assert result.output.strip() == (f"error: {extra}: classes ['c3'] were not in the training data "
+                                     "(classes: ['c0', 'c1', 'c2'])")
+    config = tmp_path / "extra.yaml"
+    config.write_text(yaml.safe_dump({"data": {"kind": "csv", "path": str(extra), "label": "label"}}))
+    result = runner.invoke(app, ["evaluate", str(run), "--data", str(config)])
+    assert result.exit_code == 2
+    assert result.output.strip() == (f"error: {config}: classes ['c3'] were not in the training data "
+                                     "(classes: ['c0', 'c1', 'c2'])")
+    assert not (run / "eval").exists()  # nothing half-written

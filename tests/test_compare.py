@@ -218,3 +218,28 @@ def test_predictions_that_contradict_the_fingerprint_are_refused(tmp_path):
     with pytest.raises(ImbrunError) as err:
         compare([a, b])
     assert str(err.value) == f"{b / 'predictions.csv'}: pred class 'z' is not one of ['a', 'b', 'c']"
+
+
+def test_cli_refuses_a_metrics_json_without_test_scores(two_runs):
+    a, b = two_runs
+    metrics = json.loads((b / "metrics.json").read_text())
+    (b / "metrics.json").write_text(json.dumps({"class_names": metrics["class_names"]}))
+    out = invoke(a, b)
+    assert out.exit_code == 2
+    assert out.output.strip() == (f"error: {b / 'metrics.json'}: has no 'test' (the scores of the test split); it is "
+                                  "not the metrics.json `imbrun train` or `imbrun evaluate` writes, so the run "
+                                  "cannot be compared")
+    (b / "metrics.json").write_text(json.dumps({**metrics, "test": {"overall": metrics["test"]["overall"]}}))
+    assert f"{b / 'metrics.json'}: has no 'test.per_class'" in invoke(a, b).output
+
+
+def test_seed_group_title_follows_the_level(tmp_path):
+    paths = [write_run(tmp_path, f"none{seed}", pred=pred, config=base_config(seed=seed))
+             for seed, pred in ((1, PRED_A), (2, PRED_B))]
+    out = invoke(*paths, "--level", "0.9", "-f", "markdown")
+    assert out.exit_code == 0, out.output
+    assert "### Seed groups: mean ± std and 90% t interval" in out.stdout
+    assert "### Paired bootstrap, run - baseline (100 resamples, 90% interval)" in out.stdout
+    assert "95%" not in out.stdout
+    assert json.loads(invoke(*paths, "--level", "0.9", "-f", "json").stdout)["seed_groups"]["level"] == 0.9
+    assert "97.5% t interval" in invoke(*paths, "--level", "0.975", "-f", "markdown").stdout
