@@ -23,6 +23,7 @@ import yaml
 
 from imbrun.atomic import atomic_write
 from imbrun.errors import ImbrunError
+from imbrun.redact import redact_urls_in
 from imbrun.runs import RunDir
 from imbrun.sweep_board import build_leaderboard
 from imbrun.sweep_ray import RayOptions, import_ray, ray_session, run_ray
@@ -88,7 +89,8 @@ def run_sweep(spec_path: str | Path | None, runs_dir: str | Path, options: Sweep
     with ray_session(options.ray) if options.backend == "ray" else nullcontext():  # connected before any folder
         if folder is None:
             folder = create_sweep_folder(runs_dir, spec.name)
-            atomic_write(folder / "sweep.yaml", lambda h: h.write(yaml.safe_dump(spec.resolved(), sort_keys=False)))
+            resolved = redact_urls_in(spec.resolved())  # no password or token from a URL is saved
+            atomic_write(folder / "sweep.yaml", lambda h: h.write(yaml.safe_dump(resolved, sort_keys=False)))
         _run_jobs(folder, spec, jobs, records, options, events or SweepEvents())
     board = build_leaderboard(records, folder, spec.metric)
     atomic_write(folder / "leaderboard.csv", lambda h: board.to_csv(h, index=False, lineterminator="\n"))

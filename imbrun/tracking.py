@@ -53,15 +53,19 @@ def open_trackers(cfg, run_dir) -> Tracker:
     """The trackers of a `tracking` section (TrackingConfig or None) for one run folder (a RunDir or a path)."""
     path = Path(getattr(run_dir, "path", run_dir))
     sinks = []
-    if cfg is not None and cfg.mlflow is not None:
-        from imbrun.tracking_mlflow import MlflowSink
+    try:
+        if cfg is not None and cfg.mlflow is not None:
+            from imbrun.tracking_mlflow import MlflowSink
 
-        sinks.append(MlflowSink(cfg.mlflow.uri, cfg.mlflow.experiment, path.name))
-    if cfg is not None and cfg.tensorboard is not None:
-        from imbrun.tracking_tensorboard import TensorboardSink
+            sinks.append(MlflowSink(cfg.mlflow.uri, cfg.mlflow.experiment, path.name))  # the real uri, unredacted
+        if cfg is not None and cfg.tensorboard is not None:
+            from imbrun.tracking_tensorboard import TensorboardSink
 
-        sinks.append(TensorboardSink(Path(cfg.tensorboard.log_dir) / path.name if cfg.tensorboard.log_dir
-                                     else path / "tensorboard"))
+            sinks.append(TensorboardSink(Path(cfg.tensorboard.log_dir) / path.name if cfg.tensorboard.log_dir
+                                         else path / "tensorboard"))
+    except BaseException:
+        Tracker(sinks).close("failed")  # a sink opened before the one that failed does not stay "running"
+        raise
     return Tracker(sinks)
 
 

@@ -1,16 +1,26 @@
-"""Tracking sinks: the config section, the flattening helpers, and MLflow / TensorBoard read back after logging."""
+"""Tracking sinks: the config section, the flattening helpers, MLflow / TensorBoard read back after logging, and a
+real `imbrun train` through the CLI filling both."""
 
 import builtins
+import json
+import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
+import yaml
 from pydantic import ValidationError
+from typer.testing import CliRunner
 
+from imbrun.cli import app
 from imbrun.config.experiment import Experiment
 from imbrun.errors import ImbrunError
 from imbrun.runs import RunDir
 from imbrun.tracking import Tracker, epoch_scalars, final_scalars, flat_config, metric_name, open_trackers
 from imbrun.tracking_tensorboard import scalar_tag
+from tests.conftest import tiny_config, write_blobs_csv
 
 ROWS = [{"epoch": 1, "train_loss": 0.9, "val_loss": 0.8, "val_macro_f1": 0.5, "lr": 0.01, "seconds": 0.25},
         {"epoch": 2, "train_loss": 0.6, "val_loss": 0.7, "val_macro_f1": 0.75, "lr": 0.01, "seconds": 0.5}]
@@ -112,8 +122,8 @@ def test_mlflow_file_store_refusal_is_one_line(tmp_path, monkeypatch):
     with pytest.raises(ImbrunError) as error:
         open_trackers(_experiment({"mlflow": {"uri": uri}}).tracking, tmp_path)
     message = str(error.value)
-    assert message.startswith(f"tracking.mlflow.uri: MLflow cannot use {uri}: ") and "\n" not in message
-    assert message.endswith("(set MLFLOW_ALLOW_FILE_STORE=true to use it anyway, or use a sqlite:/// uri)")
+    assert message == (f"tracking.mlflow.uri: MLflow cannot use {uri}: MLflow 3 refuses the file store unless "
+                       "MLFLOW_ALLOW_FILE_STORE=true is set; use a database store instead, e.g. sqlite:///mlruns.db")
 
 
 @pytest.mark.parametrize("extra, module", [("mlflow", "mlflow"), ("tensorboard", "tensorboard")])
@@ -131,3 +141,116 @@ def test_missing_package_names_the_extra(tmp_path, monkeypatch, extra, module):
         open_trackers(_experiment({extra: True}).tracking, tmp_path)
     assert str(error.value) == (f"tracking.{extra}: the {module} package is not installed; "
                                 f'pip install "imbrun[{extra}]"')
+
+
+_WITHOUT_ALEMBIC = """
+import sys
+from importlib.abc import MetaPathFinder
+
+class NoAlembic(MetaPathFinder):  # mlflow-skinny alone: the sqlite store's `from alembic... import` fails
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "alembic":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+sys.meta_path.insert(0, NoAlembic())
+from imbrun.config.experiment import Experiment
+from imbrun.errors import ImbrunError
+from imbrun.tracking import open_trackers
+
+raw = {"data": {"kind": "csv", "path": "x.csv"}, "tracking": {"mlflow": {"uri": sys.argv[1]}}}
+cfg = Experiment.model_validate(raw)
+try:
+    open_trackers(cfg.tracking, sys.argv[2])
+except ImbrunError as error:
+    print(error.exit_code, error)
+"""
+
+
+def test_a_store_module_that_is_not_installed_is_one_line_naming_what_to_install(tmp_path):
+    pytest.importorskip("mlflow")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    # a fresh interpreter: alembic must be missing before MLflow's store modules are first imported
+    done = subprocess.run([sys.executable, "-c", _WITHOUT_ALEMBIC, uri, str(tmp_path)], capture_output=True,
+                          text=True, check=True)
+    assert done.stdout == (f"2 tracking.mlflow.uri: MLflow cannot use {uri}: its store needs the alembic module, "
+                           'which is not installed; pip install "imbrun[mlflow]"\n')
+
+
+def _tracked_config(tmp_path) -> Path:
+    csv_path = write_blobs_csv(tmp_path / "blobs.csv")
+    tracking = {"mlflow": {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "experiment": "x"},
+                "tensorboard": {"log_dir": str(tmp_path / "tb")}}
+    path = tmp_path / "tracked.yaml"
+    path.write_text(yaml.safe_dump(tiny_config(csv_path, balance={"kind": "class_weight"}, tracking=tracking)))
+    return path
+
+
+def test_train_through_the_cli_fills_mlflow_and_tensorboard(tmp_path, monkeypatch):
+    """A real `imbrun train`: flat params, per-epoch curves, final per-class scores and the run's files arrive."""
+    pytest.importorskip("mlflow")
+    pytest.importorskip("tensorboard")
+    from mlflow.tracking import MlflowClient
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    monkeypatch.chdir(tmp_path)  # the sqlite store puts artifacts in ./mlruns
+    result = CliRunner().invoke(app, ["train", str(_tracked_config(tmp_path)), "--runs-dir", "runs", "-q"])
+    assert result.exit_code == 0, result.output
+    run = tmp_path / result.stdout.strip().splitlines()[-1].removeprefix("run: ")
+    history = pd.read_csv(run / "history.csv")
+    metrics = json.loads((run / "metrics.json").read_text())
+    recall_c2 = metrics["test"]["per_class"]["c2"]["recall"]
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    [logged] = client.search_runs([client.get_experiment_by_name("x").experiment_id])
+    assert (logged.info.run_name, logged.info.status) == (run.name, "FINISHED")
+    params = logged.data.params
+    assert (params["balance.kind"], params["train.lr"], params["model.hidden"], params["train.epochs"]) == (
+        "class_weight", "0.01", "[16]", "3")
+    assert params["tracking.mlflow.uri"] == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    for key in ("train_loss", "val_loss", "val_macro_f1"):
+        steps = client.get_metric_history(logged.info.run_id, key)
+        assert [(m.step, m.value) for m in steps] == list(zip([1, 2, 3], history[key].tolist())), key
+    final = logged.data.metrics
+    assert final["test_recall_c2"] == recall_c2 and final["test_f1_c0"] == metrics["test"]["per_class"]["c0"]["f1"]
+    assert final["test_macro_f1"] == metrics["test"]["overall"]["macro_f1"]
+    assert final["final_val_macro_f1"] == metrics["val"]["overall"]["macro_f1"]
+    assert (final["best_epoch"], final["epochs_run"]) == (float(metrics["best_epoch"]), 3.0)
+    assert {f"test_{m}_{c}" for m in ("precision", "recall", "f1") for c in ("c0", "c1", "c2")} <= set(final)
+    artifacts = {a.path for a in client.list_artifacts(logged.info.run_id)}
+    assert {"metrics.json", "config.yaml", "history.csv", "status.json", "model.pt", "env.json"} <= artifacts
+    copied = client.download_artifacts(logged.info.run_id, "metrics.json", str(tmp_path / "download"))
+    assert Path(copied).read_bytes() == (run / "metrics.json").read_bytes()
+
+    events = EventAccumulator(str(tmp_path / "tb" / run.name)).Reload()
+    as_float32 = [float(np.float32(v)) for v in history["val_macro_f1"]]
+    assert [(e.step, e.value) for e in events.Scalars("val/macro_f1")] == list(zip([1, 2, 3], as_float32))
+    assert [e.step for e in events.Scalars("loss/train")] == [1, 2, 3]
+    assert [(e.step, e.value) for e in events.Scalars("final/test_recall_c2")] == [
+        (3, float(np.float32(recall_c2)))]
+    assert [(e.step, e.value) for e in events.Scalars("final/test_macro_f1")] == [
+        (3, float(np.float32(metrics["test"]["overall"]["macro_f1"])))]
+    [config_text] = events.Tensors("config/text_summary")
+    assert "| balance.kind | class_weight |" in config_text.tensor_proto.string_val[0].decode()
+
+
+def test_a_sink_that_cannot_open_ends_the_ones_opened_before_it(tmp_path, monkeypatch):
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    real_import = builtins.__import__
+
+    def no_tensorboard(name, *args, **kwargs):
+        if name == "tensorboard" or name.startswith("tensorboard."):
+            raise ImportError("No module named 'tensorboard'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(builtins, "__import__", no_tensorboard)
+    monkeypatch.delitem(sys.modules, "imbrun.tracking_tensorboard", raising=False)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with pytest.raises(ImbrunError, match=r"^tracking.tensorboard: the tensorboard package is not installed"):
+        open_trackers(_experiment({"mlflow": {"uri": uri, "experiment": "x"}, "tensorboard": True}).tracking,
+                      tmp_path / "20260101-000000_run")
+    client = MlflowClient(tracking_uri=uri)
+    [logged] = client.search_runs([client.get_experiment_by_name("x").experiment_id])
+    assert (logged.info.run_name, logged.info.status) == ("20260101-000000_run", "FAILED")

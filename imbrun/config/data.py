@@ -5,6 +5,7 @@ from typing import Literal
 from pydantic import Field, field_serializer, model_validator
 
 from imbrun.config.base import Section
+from imbrun.redact import redact_url
 
 
 class SequenceLayout(Section):
@@ -97,7 +98,5 @@ class MysqlData(Section):
 
     @field_serializer("url")
     def _redacted(self, url: str | None) -> str | None:
-        # config.yaml, logs and reports never see a password written into the URL
-        from imbrun.data.mysql_live import redact_url
-
+        # config.yaml, logs and reports never see a password (or a secret query value) written into the URL
         return redact_url(url) if url else url

@@ -3,13 +3,14 @@
 import re
 from typing import Annotated, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_serializer, field_validator, model_validator
 
 from imbrun.config.balance import BalanceSetting, NoBalance
 from imbrun.config.base import Section
 from imbrun.config.data import CsvData, EcgBeatsData, MnistData, MysqlData
 from imbrun.config.model import Cnn1dModel, DenseModel, LstmModel
 from imbrun.config.train import PreprocessConfig, SplitConfig, TrainConfig
+from imbrun.redact import redact_url
 
 # Swappable sections are unions discriminated on `kind`: adding a loader, model or strategy adds one member here.
 DataConfig = Annotated[Union[CsvData, MnistData, EcgBeatsData, MysqlData], Field(discriminator="kind")]
@@ -20,8 +21,13 @@ ModelConfig = Annotated[Union[DenseModel, Cnn1dModel, LstmModel], Field(discrimi
 class MlflowTracking(Section):
     """Log params, per-epoch and final metrics and the run folder to MLflow (pip install "imbrun[mlflow]")."""
 
-    uri: str | None = None  # e.g. file:///abs/mlruns or http://host:5000; default: MLflow's own (MLFLOW_TRACKING_URI)
+    uri: str | None = None  # e.g. sqlite:///mlruns.db or http://host:5000; default: MLflow's own (MLFLOW_TRACKING_URI)
     experiment: str = "imbrun"
+
+    @field_serializer("uri")
+    def _redacted(self, uri: str | None) -> str | None:
+        # config.yaml and the params logged to the trackers never see a token written into the URI
+        return redact_url(uri) if uri else uri
 
 
 class TensorboardTracking(Section):

@@ -10,7 +10,6 @@ import datetime as dt
 import hashlib
 import math
 import os
-import re
 from decimal import Decimal
 
 import numpy as np
@@ -19,6 +18,7 @@ import sqlalchemy as sa
 
 from imbrun.data.mysql_tsv import frame_from_columns
 from imbrun.errors import ImbrunError
+from imbrun.redact import redact_text, redact_url
 
 # PyMySQL FIELD_TYPE codes of numeric columns: DECIMAL, TINY, SHORT, LONG, FLOAT, DOUBLE,
 # LONGLONG, INT24, YEAR, BIT (bytes, read as their big-endian number), NEWDECIMAL.
@@ -26,12 +26,9 @@ _NUMERIC_CODES = {0, 1, 2, 3, 4, 5, 8, 9, 13, 16, 246}
 _CONNECT_TIMEOUT_S = 10
 
 
-def redact_url(url: str) -> str:
-    """The URL with its password replaced by ***, e.g. mysql+pymysql://user:***@host:3306/db."""
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not a URL SQLAlchemy can parse: mask whatever sits between "user:" and "@"
-        return re.sub(r"(//[^/:@]*:)[^@]*@", r"\1***@", str(url))
+def _shown(url: sa.engine.URL) -> str:
+    """A parsed URL as error lines show it (imbrun.redact: password and secret query values as ***)."""
+    return redact_url(url.render_as_string(hide_password=False))
 
 
 def _engine_url(url: str, password_env: str | None) -> sa.engine.URL:
@@ -42,6 +39,9 @@ def _engine_url(url: str, password_env: str | None) -> sa.engine.URL:
         parsed = None
     if parsed is None or not parsed.drivername.startswith(("mysql", "mariadb")):
         raise ImbrunError(f"{redact_url(url)}: not a MySQL URL, expected mysql+pymysql://user@host:3306/db")
+    if parsed.host and "@" in parsed.host:  # an unencoded '@' in the password: the host follows the LAST '@'
+        rest, host = parsed.host.rsplit("@", 1)
+        parsed = parsed.set(password=f"{parsed.password or ''}@{rest}", host=host)
     if password_env is not None:
         password = os.environ.get(password_env)
         if password is None:
@@ -54,16 +54,14 @@ def _explain(error: sa.exc.SQLAlchemyError, url: sa.engine.URL) -> ImbrunError:
     """One line for a driver error; the password never appears in it."""
     args = getattr(getattr(error, "orig", None), "args", ())
     code, text = (args[0], args[1]) if len(args) >= 2 and isinstance(args[0], int) else (None, str(error).split("\n")[0])
-    where = url.render_as_string(hide_password=True)
+    where = _shown(url)
     if code == 2003:
         line = f"{where}: cannot connect to the MySQL server at {url.host}:{url.port or 3306} ({text})"
     elif code == 1045:
         line = f"{where}: the server refused user {url.username!r}: wrong user name or password ({text})"
     else:
         line = f"{where}: {text}"
-    if url.password:
-        line = line.replace(str(url.password), "***")
-    return ImbrunError(line.replace("\n", " "))
+    return ImbrunError(redact_text(line, url.render_as_string(hide_password=False)).replace("\n", " "))
 
 
 def _text(value) -> str | None:
@@ -100,7 +98,7 @@ def _select(engine: sa.Engine, table: str) -> sa.Select:
     except sa.exc.NoSuchTableError:
         names = sa.inspect(engine).get_table_names()
         raise ImbrunError(
-            f"{engine.url.render_as_string(hide_password=True)}: no table {table!r}; the tables are {', '.join(names)}"
+            f"{_shown(engine.url)}: no table {table!r}; the tables are {', '.join(names)}"
         ) from None
     target = sa.table(table, *(sa.column(c) for c in primary))
     return sa.select(sa.text("*")).select_from(target).order_by(*(target.c[c] for c in primary))
