@@ -43,8 +43,8 @@ def _guarded(action):
         return action()
     except ImbrunError as exc:
         _fail(str(exc), exc.exit_code)
-    except KeyboardInterrupt:
-        _fail("interrupted", 130)
+    except KeyboardInterrupt as exc:  # a run's RunInterrupted says what happened to it
+        _fail(str(exc) or "interrupted", 130)
     except typer.Exit:
         raise
     except Exception as exc:  # an internal error: one line, the traceback only on request
@@ -83,34 +83,47 @@ def train(
                 raise ImbrunError("--resume continues a run exactly as configured: drop --set/--name/--folds")
             cfg = load_config(config / "config.yaml") if (config / "config.yaml").is_file() else None
             with training_progress(console, cfg.train.epochs if cfg else 1, quiet) as on_epoch:
-                run = resume_experiment(config, on_epoch=on_epoch, use_cache=not no_cache)
+                run = resume_experiment(config, on_epoch=on_epoch, use_cache=not no_cache,
+                                        progress=False if quiet else None)
             return print_run_summary(console, run, quiet, err_console)
         if folds is not None:
             from imbrun.sweep_folds import train_folds
             return train_folds(console, config, overrides, runs_dir, folds, quiet)
         cfg = load_config(config, overrides)
         if overfit_check:
-            return _sanity(cfg, 100, 200)
+            return _sanity(cfg, 100, 200, not no_cache)
         with training_progress(console, cfg.train.epochs, quiet) as on_epoch:
-            run = run_experiment(cfg, runs_dir, on_epoch=on_epoch, use_cache=not no_cache)
+            run = run_experiment(cfg, runs_dir, on_epoch=on_epoch, use_cache=not no_cache,
+                                 progress=False if quiet else None)
         print_run_summary(console, run, quiet, err_console)
     _guarded(action)
+
+
+class Split(str, Enum):
+    train = "train"
+    val = "val"
+    test = "test"
 
 
 @app.command()
 def evaluate(
     run: Annotated[Path, typer.Argument(help="A run folder.")],
     data: Annotated[str | None, typer.Option(help="Score other data: a CSV file or a config YAML.")] = None,
+    split: Annotated[Split | None, typer.Option(
+        help="Which split of the run's own data to rebuild and score: train, val or test.",
+        show_default="test")] = None,
     posthoc: Annotated[str | None, typer.Option(
         help="Post-hoc correction of the same checkpoint: logit_adjust or threshold (tuned on validation).")] = None,
     tau: Annotated[float, typer.Option(help="Strength of --posthoc logit_adjust.")] = 1.0,
-    tune_metric: Annotated[str, typer.Option(help="What --posthoc threshold maximises on validation.")] = "macro_f1",
+    tune_metric: Annotated[str, typer.Option(help="What --posthoc threshold maximises on validation: macro_f1, "
+                                             "balanced_accuracy or gmean.")] = "macro_f1",
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
     check: Annotated[bool, typer.Option("--check", help="Only check that the data sources still have the sha256 "
                                         "recorded in env.json at training; warns about each changed file.")] = False,
 ) -> None:
-    """Re-score a saved run on its test split (must equal metrics.json), or on other data.
+    """Re-score a saved run on its test split (must equal metrics.json), another split of it, or other data.
 
+    --split val must equal metrics.json's validation block; --split train has no stored block to match.
     With --posthoc, score a corrected version of the same checkpoint in its own eval folder, without retraining.
     Example: imbrun evaluate runs/20240101-120000_none --posthoc logit_adjust --tau 1.0
     """
@@ -118,16 +131,23 @@ def evaluate(
         from imbrun.cli_output import print_eval_summary
         from imbrun.evaluate import evaluate_posthoc, evaluate_run
         if check:
-            if posthoc is not None or data is not None:
-                raise ImbrunError("--check only checks the run's data sources; drop --data/--posthoc")
+            if posthoc is not None or data is not None or split is not None:
+                raise ImbrunError("--check only checks the run's data sources; drop --data/--posthoc" +
+                                  ("" if split is None else "/--split"))
             return _check_data(run)
-        if posthoc is not None and data is not None:
-            raise ImbrunError("--posthoc scores the run's own test split; drop --data")
-        out, metrics, matches = evaluate_run(run, data) if posthoc is None else \
+        if posthoc is not None and (data is not None or split is not None):
+            raise ImbrunError("--posthoc scores the run's own test split; drop --data" +
+                              ("" if split is None else "/--split"))
+        out, metrics, matches = evaluate_run(run, data, split.value if split else None) if posthoc is None else \
             evaluate_posthoc(run, posthoc, tau=tau, metric=tune_metric)
-        print_eval_summary(console, out, metrics, matches, quiet)
+        source = metrics.get("posthoc", {}).get("prior_source", "balance.json class_counts.train")
+        if source != "balance.json class_counts.train":
+            err_console.print(f"note: logit adjustment uses the prior the model was trained on ({source}), "
+                              "not the original training counts", highlight=False, soft_wrap=True, markup=False)
+        print_eval_summary(console, out, metrics, matches, quiet, err_console)
         if matches is False:
-            raise ImbrunError(f"{run}: re-scored test metrics differ from metrics.json", exit_code=1)
+            raise ImbrunError(f"{run}: re-scored {metrics.get('split', 'test')} metrics differ from metrics.json",
+                              exit_code=1)
     _guarded(action)
 
 
@@ -240,10 +260,13 @@ def inspect(
     set_: Annotated[list[str], typer.Option("--set", help="Override a key: --set split.test_size=0.3")] = [],
     format: Annotated[ShowFormat, typer.Option("--format", "-f", help="table or json.")] = ShowFormat.table,
     out: Annotated[Path | None, typer.Option(help="Also write inspect.json and class_distribution.png here.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Load and prepare the data afresh; do not read "
+                                           "or write the prepared-data cache.")] = False,
 ) -> None:
     """Look at the data before training: class counts per split, duplicates, leakage, suggested strategies.
 
-    Loads and splits the data as `train` would (no training) and reports rows, feature shape, class counts,
+    Loads, prepares (preprocess.interpolate, prepared-data cache) and splits the data as `train` would (no
+    training; a later `train` reuses the cache entry) and reports rows, feature shape, class counts,
     shares and imbalance ratio per split, missing values, series padding, exact duplicate rows and shared groups
     across splits, and which balancing strategies suit the ratio and the minority size.
 
@@ -251,14 +274,16 @@ def inspect(
     """
     def action():
         from imbrun.config import load_config
-        from imbrun.inspect_data import data_label, inspect_experiment
+        from imbrun.inspect_data import data_label, inspect_experiment, prepare_lines
         from imbrun.inspect_render import class_distribution_png, print_report, render_json
         cfg = load_config(config, list(set_))
-        found = inspect_experiment(cfg)
+        found = inspect_experiment(cfg, use_cache=not no_cache)
         if format is ShowFormat.json:
             sys.stdout.write(render_json(found) + "\n")
         else:
             print_report(found, console, data_label(cfg.data))
+            for line in prepare_lines(found):
+                console.print(line, highlight=False, soft_wrap=True, markup=False)
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
             (out / "inspect.json").write_text(render_json(found) + "\n", encoding="utf-8")
@@ -267,9 +292,9 @@ def inspect(
     _guarded(action)
 
 
-def _sanity(cfg, rows: int, epochs: int) -> None:
+def _sanity(cfg, rows: int, epochs: int, use_cache: bool = True) -> None:
     from imbrun.sanity import overfit_check, sanity_lines
-    result = overfit_check(cfg, rows=rows, epochs=epochs)
+    result = overfit_check(cfg, rows=rows, epochs=epochs, use_cache=use_cache)
     for line in sanity_lines(result):
         console.print(line, highlight=False, soft_wrap=True, markup=False)
     raise typer.Exit(0 if result.passed else 1)
@@ -281,6 +306,8 @@ def sanity(
     set_: Annotated[list[str], typer.Option("--set", help="Override a key: --set train.lr=0.01")] = [],
     rows: Annotated[int, typer.Option(min=2, help="Training rows in the subset (every class kept).")] = 100,
     epochs: Annotated[int, typer.Option(min=1, help="At most this many epochs; stops once the subset is fit.")] = 200,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Load and prepare the data afresh; do not read "
+                                           "or write the prepared-data cache.")] = False,
 ) -> None:
     """Check the model can overfit a small stratified training subset: PASS (exit 0) or FAIL with hints (exit 1).
 
@@ -288,7 +315,7 @@ def sanity(
     """
     def action():
         from imbrun.config import load_config
-        _sanity(load_config(config, list(set_)), rows, epochs)
+        _sanity(load_config(config, list(set_)), rows, epochs, not no_cache)
     _guarded(action)
 
 
@@ -306,13 +333,16 @@ def runs(
         metavar="[rm] [DIR]", show_default=False)] = None,
     status: Annotated[RunStatus | None, typer.Option(help="Only runs with this status.")] = None,
     grep: Annotated[str | None, typer.Option(help="Only runs whose name, data, model or strategy contain it.")] = None,
-    sort: Annotated[str, typer.Option(help="time, name, status, macro_f1, minority_recall or duration.")] = "time",
+    sort: Annotated[str, typer.Option(help="A column (time, name, status, data, model, strategy, minority_recall, "
+                                      "duration) or any test metric (macro_f1, balanced_accuracy, mcc, ...); "
+                                      "scores best first.")] = "time",
     format: Annotated[ShowFormat, typer.Option("--format", "-f", help="table or json.")] = ShowFormat.table,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="runs rm: delete without asking.")] = False,
 ) -> None:
     """List run folders (status, data, model, strategy, macro-F1, minority recall, duration), or delete failed ones.
 
-    Examples: imbrun runs --status completed --sort macro_f1 | imbrun runs rm runs/ --status failed --yes
+    The trial runs inside sweep folders are listed (and removed) too, named <sweep folder>/<run folder>.
+    Examples: imbrun runs --status completed --sort balanced_accuracy | imbrun runs rm runs/ --status failed --yes
     """
     def action():
         from imbrun.runs_list import list_command, rm_command

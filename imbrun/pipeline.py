@@ -22,19 +22,19 @@ from imbrun.balance.plan import BalancePlan
 from imbrun.config import Experiment
 from imbrun.config.balance import AutoBalance
 from imbrun.data.base import LoadedData
-from imbrun.data.split import Splits, split_data, splits_record
+from imbrun.data.split import Splits, split_data, split_warnings, splits_record
 from imbrun.device import resolve_device, seed_everything
 from imbrun.diagnose import TrainingMonitor, write_warnings
 from imbrun.environment import environment
 from imbrun.errors import ImbrunError
-from imbrun.interrupt import stop_on_signals
+from imbrun.interrupt import RunInterrupted, SignalGuard, abort_on_signals, stop_on_signals
 from imbrun.metrics import report
 from imbrun.models import build_model
 from imbrun.plots import curves_png
 from imbrun.prepare import prepare_data
 from imbrun.preprocess import Preprocessor
 from imbrun.runs import RunDir
-from imbrun.tracking import Tracker, open_trackers
+from imbrun.tracking import Tracker, flat_config, open_trackers
 from imbrun.train import TrainingInterrupted, predict_proba
 
 
@@ -52,14 +52,16 @@ class Prepared:
     auto: dict | None = None  # balance kind auto: the choice record (saved as auto.json, reused by --resume)
 
 
-def prepare(cfg: Experiment, use_cache: bool = True, auto_choice: dict | None = None) -> Prepared:
+def prepare(cfg: Experiment, use_cache: bool = True, auto_choice: dict | None = None,
+            progress: bool | None = None) -> Prepared:
     """data (+ gap filling, cached) -> split -> preprocess (fitted on train) -> balance plan (train only).
 
     With balance kind auto the strategy is chosen first, on the training and validation splits only;
     `auto_choice` (a run's auto.json) reuses an earlier choice instead.
     """
     device = resolve_device(cfg.train.device, cfg.train.threads)
-    data, cache = prepare_data(cfg.data, cfg.preprocess.interpolate, cfg.split.group_by, use_cache=use_cache)
+    data, cache = prepare_data(cfg.data, cfg.preprocess.interpolate, cfg.split.group_by, use_cache=use_cache,
+                               progress=progress)
     splits = split_data(data, cfg.split, cfg.seed)
     pre = Preprocessor(cfg.preprocess).fit(splits.train.X)
     X = {name: pre.transform(getattr(splits, name).X, what)
@@ -81,13 +83,13 @@ def _choose_balance(cfg: Experiment, splits: Splits, X_train: np.ndarray, X_val:
 
 
 def run_experiment(cfg: Experiment, runs_dir: str | Path = "runs", on_epoch: Callable[[dict], None] | None = None,
-                   *, use_cache: bool = True) -> RunDir:
+                   *, use_cache: bool = True, progress: bool | None = None) -> RunDir:
     """Train and score one experiment; returns its completed run folder.
 
     Ctrl-C / SIGTERM stop at the next batch, write checkpoint.pt and mark the run `interrupted` (ImbrunError with
     the resume command); any other failure marks it `failed` with the error and keeps what was written.
     """
-    prep = prepare(cfg, use_cache)
+    prep = prepare(cfg, use_cache, progress=progress)
     run = RunDir.create(runs_dir, cfg.name)
     run.write_text("config.yaml", dump_config(cfg))
     if prep.auto is not None:
@@ -97,7 +99,7 @@ def run_experiment(cfg: Experiment, runs_dir: str | Path = "runs", on_epoch: Cal
 
 
 def resume_experiment(path: str | Path, on_epoch: Callable[[dict], None] | None = None,
-                      *, use_cache: bool = True) -> RunDir:
+                      *, use_cache: bool = True, progress: bool | None = None) -> RunDir:
     """Continue an `interrupted` run from its checkpoint.pt; ends with the metrics of an uninterrupted run."""
     from imbrun.config import load_config
 
@@ -106,20 +108,43 @@ def resume_experiment(path: str | Path, on_epoch: Callable[[dict], None] | None 
         raise ImbrunError(f"{run.path}: only an interrupted run with a checkpoint.pt can be resumed "
                           f"(status: {run.status()})")
     cfg = load_config(run.file("config.yaml"))
-    checkpoint = torch.load(run.file("checkpoint.pt"), map_location="cpu", weights_only=True)
+    checkpoint = load_checkpoint(run)
     choice = run.read_json("auto.json") if run.file("auto.json").is_file() else None
-    prep = prepare(cfg, use_cache, auto_choice=choice)
+    prep = prepare(cfg, use_cache, auto_choice=choice, progress=progress)
     run.set_status("running", resumed_at_epoch=int(checkpoint["epoch"]))
     return _train_and_score(cfg, run, prep, on_epoch, resume=checkpoint)
 
 
+_CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "generator", "torch_rng", "stopper", "history")
+
+
+def load_checkpoint(run: RunDir) -> dict:
+    """checkpoint.pt as fit() wrote it (tensors and plain values only), or one line saying it cannot be read."""
+    path = run.file("checkpoint.pt")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)  # never runs code from the file
+    except Exception:  # noqa: BLE001 - truncated, garbage or not a torch file: all mean the same to the user
+        checkpoint = None
+    if not isinstance(checkpoint, dict) or any(key not in checkpoint for key in _CHECKPOINT_KEYS):
+        raise ImbrunError(f"{path}: the checkpoint is damaged and cannot be read; train the experiment again: "
+                          f"imbrun train {run.file('config.yaml')}")
+    return checkpoint
+
+
 def _train_and_score(cfg: Experiment, run: RunDir, prep: Prepared, on_epoch, resume: dict | None) -> RunDir:
+    """Train, score and mark the run; a signal anywhere in it leaves the run `interrupted`, never `running`."""
+    with abort_on_signals() as guard:
+        return _train_score_mark(cfg, run, prep, on_epoch, resume, guard)
+
+
+def _train_score_mark(cfg: Experiment, run: RunDir, prep: Prepared, on_epoch, resume: dict | None,
+                      guard: SignalGuard) -> RunDir:
     splits, X = prep.splits, prep.X
     monitor = TrainingMonitor(splits.class_names, splits.val.y)
     tracker = Tracker()
     try:
         tracker = open_trackers(cfg.tracking, run)
-        tracker.log_params(cfg.model_dump(mode="json"))
+        tracker.log_params(flat_config(cfg.model_dump(mode="json")))
         env = environment(str(prep.device), cfg.seed, torch.get_num_threads(), prep.data.sources)
         run.write_json("env.json", {**env, "init_seed": _init_seed(cfg), "shuffle_seed": _shuffle_seed(cfg),
                                     "data_cache": prep.cache})
@@ -128,28 +153,35 @@ def _train_and_score(cfg: Experiment, run: RunDir, prep: Prepared, on_epoch, res
             run.write_json("prepare.json", prep.data.notes)
         seed_everything(_init_seed(cfg))  # weights and dropout: the same for a new run and for a resumed one
         model = build_model(cfg.model, X["train"].shape[1:], len(splits.class_names)).to(prep.device)
+        # a procedure fit() can checkpoint pauses at the next batch on the first signal; elsewhere the guard aborts
         with stop_on_signals() if prep.plan.resumable else nullcontext(None) as stop:
             job = TrainJob(model, lambda n: build_model(cfg.model, X["train"].shape[1:], n).to(prep.device),
                            prep.plan.train_arrays, (X["val"], splits.val.y), cfg.train, _shuffle_seed(cfg),
                            prep.device, _epoch_log(run, on_epoch, tracker, monitor), on_val_pred=monitor.on_epoch,
                            stop_requested=stop, resume=resume)
             model, result = prep.plan.train(job)  # the strategy's procedure; `model` predicts all classes
-        _score(cfg, run, prep, model, result, monitor)
+        tracker.log_final(_score(cfg, run, prep, model, result, monitor))
     except TrainingInterrupted as stopped:
+        guard.shield()
         run.write_bytes("checkpoint.pt", lambda h: torch.save(stopped.checkpoint, h))
         run.set_status("interrupted", epoch=int(stopped.checkpoint["epoch"]))
         tracker.close("interrupted")
         raise ImbrunError(f"interrupted during epoch {stopped.checkpoint['epoch']}; checkpoint saved. "
                           f"Resume with: imbrun train --resume {run.path}", exit_code=130) from None
     except KeyboardInterrupt:
-        run.set_status("interrupted", error="stopped without a checkpoint (second Ctrl-C, or a procedure "
-                                            "that cannot pause); train again to get a complete run")
+        guard.shield()
+        why = ("a second signal, or one outside training" if prep.plan.resumable
+               else "this balance procedure cannot pause to save one")
+        error = f"{guard.describe()} without a checkpoint ({why}); train again to get a complete run"
+        run.set_status("interrupted", error=error)
         tracker.close("interrupted")
-        raise
+        raise RunInterrupted(f"{run.path}: interrupted, {error}") from None
     except BaseException as exc:
+        guard.shield()
         run.set_status("failed", error=f"{type(exc).__name__}: {exc}")
         tracker.close("failed")
         raise
+    guard.shield()  # trained and scored: marking it completed is not cut short
     run.file("checkpoint.pt").unlink(missing_ok=True)
     run.set_status("completed")
     tracker.log_artifacts(run)
@@ -157,10 +189,14 @@ def _train_and_score(cfg: Experiment, run: RunDir, prep: Prepared, on_epoch, res
     return run
 
 
-def _score(cfg: Experiment, run: RunDir, prep: Prepared, model, result, monitor: TrainingMonitor) -> None:
-    """Everything after training: model, history, balance record, test and validation scores, warnings."""
+def _score(cfg: Experiment, run: RunDir, prep: Prepared, model, result, monitor: TrainingMonitor) -> dict:
+    """Everything after training: model, history, balance record, test and validation scores, warnings.
+
+    Returns metrics.json as written.
+    """
     splits, X, device, batch = prep.splits, prep.X, prep.device, cfg.train.eval_batch_size
-    save_model(run, model, X["train"].shape[1:], splits.class_names, prep.pre, prep.plan.predictor_spec())
+    save_model(run, model, X["train"].shape[1:], splits.class_names, prep.pre, prep.plan.predictor_spec(),
+               prep.data.categories)
     run.write_frame("history.csv", pd.DataFrame(result.history))
     curves_png(result.history, run.file("curves.png"))
     scored = {"val": (X["val"], splits.val.y), "test": (X["test"], splits.test.y)}
@@ -174,7 +210,8 @@ def _score(cfg: Experiment, run: RunDir, prep: Prepared, model, result, monitor:
                         "stopped_early": result.stopped_early},
                  val_block=report(splits.val.y, probs_val.argmax(1), splits.class_names))
     metrics = run.read_json("metrics.json")
-    write_warnings(run, monitor.finish(metrics, counts["class_counts"]))
+    write_warnings(run, monitor.finish(metrics, counts["class_counts"]) + split_warnings(splits))
+    return metrics
 
 
 def _epoch_log(run: RunDir, on_epoch, tracker: Tracker, monitor: TrainingMonitor) -> Callable[[dict], None]:
@@ -211,7 +248,7 @@ def class_counts(splits) -> dict:
 
 
 def save_model(run: RunDir, model: torch.nn.Module, input_shape, class_names: list[str], pre: Preprocessor,
-               predictor: dict | None = None) -> None:
+               predictor: dict | None = None, categories: dict[str, list[str]] | None = None) -> None:
     """Weights only (loaded back with weights_only=True), plus what rebuilding the model needs.
 
     `predictor` (BalancePlan.predictor_spec) says how the saved modules are arranged, e.g. cascade stages.
@@ -219,7 +256,8 @@ def save_model(run: RunDir, model: torch.nn.Module, input_shape, class_names: li
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     run.write_bytes("model.pt", lambda h: torch.save(state, h))
     run.write_json("model.json", {"input_shape": list(input_shape), "class_names": class_names,
-                                  "predictor": predictor or {"procedure": {"kind": "single"}}})
+                                  "predictor": predictor or {"procedure": {"kind": "single"}},
+                                  "categories": categories})  # one-hot columns: `evaluate --data` reuses them
     buffer = io.BytesIO()
     np.savez(buffer, **pre.save())
     run.write_bytes("preprocess.npz", lambda h: h.write(buffer.getvalue()))
