@@ -221,3 +221,20 @@ def test_a_sweep_folder_never_holds_the_password(stub_server, tmp_path):
     saved = yaml.safe_load((folder / "sweep.yaml").read_text())
     assert saved["base"]["data"]["url"] == "mysql+pymysql://user:***@127.0.0.1:1/db"
     assert files_holding_the_secret(tmp_path / "runs") == [] and SECRET not in result.output
+
+
+def test_evaluating_a_run_whose_url_password_was_redacted_asks_for_password_env(monkeypatch, tmp_path):
+    """config.yaml keeps no password, so re-reading a live source needs password_env: one line says so."""
+    def read_live(url, **kwargs):
+        _engine_url(url, kwargs.get("password_env"))  # what a real connection builds first
+        return table()
+
+    monkeypatch.setattr(imbrun.data.mysql_live, "read_live", read_live)
+    result = runner.invoke(app, ["train", str(config(tmp_path)), "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    run = Path(result.stdout.strip().splitlines()[-1].removeprefix("run: "))
+    result = runner.invoke(app, ["evaluate", str(run)])
+    assert result.exit_code == 2, result.output
+    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
+        "error: mysql+pymysql://user:***@127.0.0.1:1/db: the password in this URL was redacted when the run was "
+        "saved; put it in an environment variable and name it in data.password_env"]

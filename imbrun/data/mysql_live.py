@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from imbrun.data.mysql_tsv import frame_from_columns
 from imbrun.errors import ImbrunError
-from imbrun.redact import redact_text, redact_url
+from imbrun.redact import MASK, redact_text, redact_url
 
 # PyMySQL FIELD_TYPE codes of numeric columns: DECIMAL, TINY, SHORT, LONG, FLOAT, DOUBLE,
 # LONGLONG, INT24, YEAR, BIT (bytes, read as their big-endian number), NEWDECIMAL.
@@ -47,6 +47,9 @@ def _engine_url(url: str, password_env: str | None) -> sa.engine.URL:
         if password is None:
             raise ImbrunError(f"{redact_url(url)}: environment variable {password_env} (the password) is not set")
         parsed = parsed.set(password=password)
+    elif parsed.password == MASK:  # a run's config.yaml: the password written into the URL was not saved
+        raise ImbrunError(f"{redact_url(url)}: the password in this URL was redacted when the run was saved; "
+                          f"put it in an environment variable and name it in data.password_env")
     return parsed
 
 
