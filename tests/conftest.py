@@ -22,6 +22,16 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 @pytest.fixture
+def no_figures(monkeypatch):
+    """Runs draw no PNG figures (about 2 s a run, and not what the test is about)."""
+    from imbrun import artifacts, calibration, pipeline
+
+    for module, figure in ((pipeline, "curves_png"), (artifacts, "confusion_png"), (calibration, "reliability_png"),
+                           (calibration, "pr_curves_png")):
+        monkeypatch.setattr(module, figure, lambda *args, **kwargs: None, raising=False)
+
+
+@pytest.fixture
 def shared_data() -> Path:
     """../shared/data beside the checkout; skipped where it is absent (it is present in CI)."""
     return need_shared(SHARED_DATA)

@@ -9,11 +9,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-import imbrun.artifacts as artifacts
 import imbrun.balance.auto as auto
 import imbrun.balance.auto_pilot as auto_pilot
 import imbrun.balance.procedures as procedures
-import imbrun.calibration as calibration
 import imbrun.pipeline as pipeline
 import imbrun.train as train
 from imbrun.balance.auto_candidates import candidates_for, measure, shortlist
@@ -25,14 +23,6 @@ from imbrun.errors import ImbrunError
 from imbrun.pipeline import prepare, resume_experiment, run_experiment
 from tests.conftest import tiny_config, write_blobs_csv
 
-FIGURES = ((pipeline, "curves_png"), (artifacts, "confusion_png"), (calibration, "reliability_png"),
-           (calibration, "pr_curves_png"))
-
-
-@pytest.fixture
-def no_figures(monkeypatch):
-    for module, figure in FIGURES:  # PNGs take ~2 s a run and are not what is tested here
-        monkeypatch.setattr(module, figure, lambda *args, **kwargs: None, raising=False)
 
 
 def overlap_csv(path, n_major=1140, n_minor=60, shift=1.5, seed=0):

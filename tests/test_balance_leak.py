@@ -4,8 +4,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import imbrun.artifacts as artifacts
-import imbrun.calibration as calibration
 import imbrun.pipeline as pipeline
 from imbrun.balance import STRATEGIES, TrainJob
 from imbrun.config import validate_config
@@ -16,9 +14,6 @@ from imbrun.preprocess import Preprocessor
 from imbrun.runs import RunDir
 from tests.conftest import tiny_config, write_blobs_csv
 
-# PNG figures are slow to draw (about 2 s a run) and not what is tested here.
-FIGURES = ((pipeline, "curves_png"), (artifacts, "confusion_png"), (calibration, "reliability_png"),
-           (calibration, "pr_curves_png"))
 
 # Settings a strategy needs on this tiny table (its smallest class has 4 training rows; with 1 feature
 # all classes share one centre, so ADASYN finds rows of other classes among every neighbourhood).
@@ -42,10 +37,8 @@ def _counts(y, k=3) -> list[int]:
 
 
 @pytest.mark.parametrize("balance", CASES, ids=_label)
-def test_validation_and_test_are_never_resampled_or_changed(balance, tmp_path, monkeypatch):
+def test_validation_and_test_are_never_resampled_or_changed(balance, tmp_path, monkeypatch, no_figures):
     csv = write_blobs_csv(tmp_path / "blobs.csv", counts=(40, 12, 8), features=1)
-    for module, figure in FIGURES:
-        monkeypatch.setattr(module, figure, lambda *args, **kwargs: None, raising=False)
     cfg = validate_config(tiny_config(csv, balance=balance, train={"epochs": 1, "batch_size": 16, "lr": 0.01}))
     jobs, scored = [], []
     monkeypatch.setattr(pipeline, "TrainJob", lambda *args, **kwargs: jobs.append(TrainJob(*args, **kwargs)) or jobs[-1])

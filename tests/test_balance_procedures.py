@@ -5,9 +5,6 @@ import pytest
 import torch
 from torch import nn
 
-import imbrun.artifacts as artifacts
-import imbrun.calibration as calibration
-import imbrun.pipeline as pipeline
 from imbrun.balance import TrainJob, build_plan
 from imbrun.balance.cascade import CascadeModel, decompose, stage_data
 from imbrun.balance.procedures import ClassifierRetraining, last_linear
@@ -23,16 +20,7 @@ from tests.conftest import tiny_config
 torch.set_num_threads(1)
 CPU = torch.device("cpu")
 
-# PNG figures are slow to draw (about 2 s a run) and not what is tested here.
-FIGURES = ((pipeline, "curves_png"), (artifacts, "confusion_png"), (calibration, "reliability_png"),
-           (calibration, "pr_curves_png"))
-
-
-@pytest.fixture(autouse=True)
-def _no_figures(monkeypatch):
-    """PNG figures are slow to draw and not what is tested here."""
-    for module, figure in FIGURES:
-        monkeypatch.setattr(module, figure, lambda *args, **kwargs: None, raising=False)
+pytestmark = pytest.mark.usefixtures("no_figures")  # PNG figures are slow and not what is tested here
 
 
 @pytest.mark.parametrize("counts, kwargs, groups", [

@@ -7,9 +7,6 @@ import math
 
 import pytest
 
-import imbrun.artifacts as artifacts
-import imbrun.calibration as calibration
-import imbrun.pipeline as pipeline
 from imbrun.config import validate_config
 from imbrun.pipeline import run_experiment
 from imbrun.runs import RunDir
@@ -18,15 +15,7 @@ from tests.conftest import tiny_config, write_blobs_csv
 TRAIN = {"c0": 22, "c1": 6, "c2": 3}
 N = sum(TRAIN.values())
 K = len(TRAIN)
-FIGURES = ((pipeline, "curves_png"), (artifacts, "confusion_png"), (calibration, "reliability_png"),
-           (calibration, "pr_curves_png"))
-
-
-@pytest.fixture(autouse=True)
-def _no_figures(monkeypatch):
-    """PNG figures are slow to draw and not what is tested here."""
-    for module, figure in FIGURES:
-        monkeypatch.setattr(module, figure, lambda *args, **kwargs: None, raising=False)
+pytestmark = pytest.mark.usefixtures("no_figures")  # PNG figures are slow and not what is tested here
 
 
 def _record(tmp_path, balance, epochs: int = 1, **train) -> dict:
