@@ -144,6 +144,9 @@ def evaluate(
         if source != "balance.json class_counts.train":
             err_console.print(f"note: logit adjustment uses the prior the model was trained on ({source}), "
                               "not the original training counts", highlight=False, soft_wrap=True, markup=False)
+        if metrics.get("posthoc", {}).get("on_top_of"):
+            err_console.print(f"note: --posthoc {posthoc} is applied on top of {metrics['posthoc']['on_top_of']}, "
+                              "which the run already applies", highlight=False, soft_wrap=True, markup=False)
         print_eval_summary(console, out, metrics, matches, quiet, err_console)
         if matches is False:
             raise ImbrunError(f"{run}: re-scored {metrics.get('split', 'test')} metrics differ from metrics.json",

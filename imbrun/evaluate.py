@@ -176,6 +176,8 @@ def evaluate_posthoc(run_path: str | Path, kind: str, tau: float = 1.0,
     else:
         shift = tune_thresholds(np.exp(logp_val), splits.val.y, metric=metric)  # (K,) offsets on log p
         setting = {"kind": kind, "metric": metric, "offsets": shift.tolist()}
+    if (meta.get("predictor") or {}).get("adjust") is not None:  # the run's own offsets are part of the model
+        setting["on_top_of"] = "the run's own post-hoc offsets (threshold or logit_adjust posthoc)"
     probs_val, probs_test = _softmax(logp_val + shift), _softmax(logp_test + shift)
     label = f"posthoc_{kind}" + (f"_tau{tau:g}" if kind == "logit_adjust" else f"_{metric}")
     out = RunDir.create(run.path / "eval", label)

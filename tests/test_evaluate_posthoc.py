@@ -190,3 +190,17 @@ def test_unknown_tune_metric_is_refused_before_loading_anything(tmp_path):
     assert result.exit_code == 2
     assert result.output.strip() == ("error: --tune-metric bogus: unknown metric; known: macro_f1, balanced_accuracy, "
                                      "gmean")
+
+
+def test_posthoc_on_a_run_with_its_own_offsets_says_it_stacks(tmp_path, no_figures):
+    csv_path = write_blobs_csv(tmp_path / "blobs.csv", counts=(60, 15, 8))
+    raw = tiny_config(csv_path, train={"epochs": 2, "batch_size": 16, "lr": 0.01}, balance={"kind": "threshold"})
+    run = run_experiment(validate_config(raw, source="test"), tmp_path / "runs")
+    result = CliRunner().invoke(app, ["evaluate", str(run.path), "--posthoc", "logit_adjust", "-q"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.strip() == ("note: --posthoc logit_adjust is applied on top of the run's own post-hoc offsets "
+                                     "(threshold or logit_adjust posthoc), which the run already applies")
+    folder = result.stdout.strip().removeprefix("eval: ")
+    assert json.loads(open(f"{folder}/metrics.json").read())["posthoc"]["on_top_of"].startswith("the run's own")
+    plain = CliRunner().invoke(app, ["evaluate", str(run.path), "--posthoc", "threshold", "-q"])
+    assert plain.exit_code == 0 and "on top of" in plain.stderr
