@@ -16,7 +16,8 @@ from imbrun.balance.procedures import ClassifierRetraining, OffsetAdjustment
 from imbrun.balance.resample import build_resample
 from imbrun.balance.strategies import (build_balanced_softmax, build_class_weight, build_focal, build_ldam_drw,
                                        build_logit_adjust, build_none, build_weighted_sampler)
-from imbrun.config.balance import roles, strategy_items
+from imbrun.config.balance import strategy_items
+from imbrun.config.balance_combine import roles
 
 
 def build_crt(cfg, y: np.ndarray, class_names: list[str]) -> BalancePlan:

@@ -23,7 +23,8 @@ from imbrun.balance.auto_pilot import PilotContext, PilotData, rung_epochs, scor
 from imbrun.balance.plan import BalancePlan
 from imbrun.balance.posthoc import DEFAULT_GRID, METRICS, apply_thresholds, tune_thresholds
 from imbrun.balance.predictors import OffsetModel
-from imbrun.config.balance import AutoBalance, AutoRay, roles, strategy_items
+from imbrun.config.balance import AutoBalance, AutoRay, strategy_items
+from imbrun.config.balance_combine import roles
 from imbrun.train import predict_proba
 
 FALLBACK = "class_weight"  # when no pilot finished: the strategy that works at any minority size

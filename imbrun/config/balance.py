@@ -2,14 +2,14 @@
 
 Strategies act in one of five places (their *roles*); a list may hold at most one strategy per role, so that
 e.g. two losses or two samplers are refused with a reason, and pairs that correct the class prior twice or do the
-same job twice are refused too (balance_pairs.py).
+same job twice are refused too (balance_combine.py).
 """
 
 from typing import Annotated, Literal, Union
 
 from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag, field_validator
 
-from imbrun.config.balance_pairs import pair_problem
+from imbrun.config.balance_combine import check_combination
 from imbrun.config.base import Section
 
 ClassKey = int | str  # a class given by its code (index) or by its name
@@ -197,58 +197,6 @@ STRATEGY_SCHEMAS = (
     ThresholdBalance,
 )
 BalanceItem = Annotated[Union[STRATEGY_SCHEMAS], Field(discriminator="kind")]
-
-# What each role means, for the message when two strategies of a list claim the same one.
-ROLE_PHRASES = {
-    "alone": "cannot be combined ('none' means no balancing)",
-    "loss": "set the training loss",
-    "sampler": "choose the training batches",
-    "arrays": "resample the training arrays (for SMOTE then cleaning use smote_tomek or smote_enn)",
-    "training": "change the training procedure",
-    "prediction": "adjust the predictions after training",
-}
-_ARRAY_KINDS = ("oversample", "undersample", "smote", "borderline_smote", "adasyn", "tomek", "enn",
-                "smote_tomek", "smote_enn")
-
-
-def roles(item: Section) -> tuple[str, ...]:
-    """Where a strategy acts: loss, sampler, arrays, training (procedure), prediction; or alone (none)."""
-    kind = item.kind
-    if kind == "none":
-        return ("alone",)
-    if kind == "weighted_sampler":
-        return ("sampler",)
-    if kind in _ARRAY_KINDS:
-        return ("arrays",)
-    if kind == "logit_adjust" and item.posthoc:
-        return ("loss", "prediction")  # plain CE is its loss
-    if kind == "cascade":
-        return ("training", "prediction")  # its prediction walks the stages
-    if kind == "crt":
-        return ("training", "sampler")  # it samples plainly, then class-balanced
-    if kind == "threshold":
-        return ("prediction",)
-    return ("loss",)
-
-
-def check_combination(items: list) -> list:
-    """A list of strategies is valid when no two claim the same role (see ROLE_PHRASES) and no pair is refused by
-    balance_pairs.pair_problem (the class prior corrected twice, or two strategies doing the same job)."""
-    if not items:
-        raise ValueError("an empty list; give one strategy, e.g. {kind: none}, or several that combine")
-    claimed: dict[str, str] = {}
-    for item in items:
-        for role in roles(item):
-            if role == "alone" and len(items) > 1:
-                raise ValueError(f"'none' {ROLE_PHRASES['alone']}; remove it or the other strategies")
-            if role in claimed:
-                raise ValueError(f"{claimed[role]!r} and {item.kind!r} both {ROLE_PHRASES[role]}; keep one of them")
-            claimed[role] = item.kind
-    problem = pair_problem(items)
-    if problem is not None:
-        raise ValueError(problem)
-    return items
-
 
 def _tag(value) -> str | None:
     """The union member for a value: a strategy's own `kind`, or 'list' for a list of strategies."""

@@ -1,7 +1,7 @@
-"""Strategies that each take a different role but make no sense together: check_combination (balance.py) asks
-pair_problem for the reason, after the one-strategy-per-role check.
+"""Which strategies of a `balance` list can combine: one strategy per role (roles, check_combination), and no pair
+that makes no sense together (pair_problem), checked after the role check.
 
-What the training code does decides it (balance/__init__.py build_plan):
+What the training code does decides the pairs (balance/__init__.py build_plan):
 - an array strategy resamples first and every other strategy is fitted to the resampled labels, so a loss after
   `smote` corrects by the resampled counts: not twice (allowed, e.g. smote + class_weight with ratio 0.5);
 - a sampler (weighted_sampler, and crt's second phase) leaves the labels the loss is fitted to as they are, so a
@@ -10,6 +10,58 @@ What the training code does decides it (balance/__init__.py build_plan):
   class-balanced sampler);
 - an over-sampler and a sampler both raise the minority classes' share of training: one of them is redundant.
 """
+
+# What each role means, for the message when two strategies of a list claim the same one.
+ROLE_PHRASES = {
+    "alone": "cannot be combined ('none' means no balancing)",
+    "loss": "set the training loss",
+    "sampler": "choose the training batches",
+    "arrays": "resample the training arrays (for SMOTE then cleaning use smote_tomek or smote_enn)",
+    "training": "change the training procedure",
+    "prediction": "adjust the predictions after training",
+}
+_ARRAY_KINDS = ("oversample", "undersample", "smote", "borderline_smote", "adasyn", "tomek", "enn",
+                "smote_tomek", "smote_enn")
+
+
+def roles(item) -> tuple[str, ...]:
+    """Where a strategy acts: loss, sampler, arrays, training (procedure), prediction; or alone (none)."""
+    kind = item.kind
+    if kind == "none":
+        return ("alone",)
+    if kind == "weighted_sampler":
+        return ("sampler",)
+    if kind in _ARRAY_KINDS:
+        return ("arrays",)
+    if kind == "logit_adjust" and item.posthoc:
+        return ("loss", "prediction")  # plain CE is its loss
+    if kind == "cascade":
+        return ("training", "prediction")  # its prediction walks the stages
+    if kind == "crt":
+        return ("training", "sampler")  # it samples plainly, then class-balanced
+    if kind == "threshold":
+        return ("prediction",)
+    return ("loss",)
+
+
+def check_combination(items: list) -> list:
+    """A list of strategies is valid when no two claim the same role (see ROLE_PHRASES) and no pair is refused by
+    pair_problem (the class prior corrected twice, or two strategies doing the same job)."""
+    if not items:
+        raise ValueError("an empty list; give one strategy, e.g. {kind: none}, or several that combine")
+    claimed: dict[str, str] = {}
+    for item in items:
+        for role in roles(item):
+            if role == "alone" and len(items) > 1:
+                raise ValueError(f"'none' {ROLE_PHRASES['alone']}; remove it or the other strategies")
+            if role in claimed:
+                raise ValueError(f"{claimed[role]!r} and {item.kind!r} both {ROLE_PHRASES[role]}; keep one of them")
+            claimed[role] = item.kind
+    problem = pair_problem(items)
+    if problem is not None:
+        raise ValueError(problem)
+    return items
+
 
 OVERSAMPLERS = ("oversample", "smote", "borderline_smote", "adasyn", "smote_tomek", "smote_enn")
 SAMPLERS = {"weighted_sampler": "'weighted_sampler' draws re-balanced batches",
