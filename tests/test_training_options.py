@@ -126,3 +126,23 @@ def test_help_runs_without_importing_torch(args):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1]).stdout
     assert out.split() == ["0", "True", "False"]
+
+
+def test_adam_uses_the_fused_kernel_where_torch_has_one_and_falls_back_elsewhere(monkeypatch):
+    from imbrun.config.train import TrainConfig
+
+    params = list(nn.Linear(3, 2).parameters())
+    for name in ("adam", "adamw"):
+        assert OPTIMIZERS[name](iter(params), TrainConfig(optimizer=name)).defaults["fused"] is True  # torch 2.13 CPU
+
+    class NoFusedAdam(torch.optim.Adam):  # a torch (or device) without a fused kernel refuses fused=True
+        def __init__(self, params, fused=None, **options):
+            if fused:
+                raise RuntimeError("`fused=True` requires all the params to be floating point Tensors of "
+                                   "supported devices")
+            super().__init__(params, **options)
+
+    monkeypatch.setattr(torch.optim, "Adam", NoFusedAdam)
+    fallback = OPTIMIZERS["adam"](iter(params), TrainConfig())  # a generator of parameters is read once
+    assert type(fallback) is NoFusedAdam and not fallback.defaults.get("fused")
+    assert [p for group in fallback.param_groups for p in group["params"]] == params
