@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from imbrun import pipeline
+from imbrun import pipeline, prepare
 from imbrun.config.loading import validate_config
 from imbrun.data.cache import cache_key, source_files
 from imbrun.data.files import sha256_file
@@ -82,7 +82,7 @@ def experiment(csv: Path, method: str):
 def time_run(cfg, cache_dir: Path, runs_dir: Path) -> dict:
     """Seconds from run_experiment's call to the data being ready and to the end of the first epoch."""
     marks: dict = {}
-    real_prepare_data = pipeline.prepare_data
+    real_prepare_data = prepare.prepare_data  # what pipeline's experiment_data calls
 
     def timed_prepare_data(*args, **kwargs):
         data, state = real_prepare_data(*args, cache_dir=cache_dir, **kwargs)
@@ -93,14 +93,14 @@ def time_run(cfg, cache_dir: Path, runs_dir: Path) -> dict:
         marks["epoch"] = time.perf_counter()
         raise FirstEpochDone
 
-    pipeline.prepare_data = timed_prepare_data
+    prepare.prepare_data = timed_prepare_data
     started = time.perf_counter()
     try:
         pipeline.run_experiment(cfg, runs_dir, on_epoch=on_epoch)
     except FirstEpochDone:
         pass
     finally:
-        pipeline.prepare_data = real_prepare_data
+        prepare.prepare_data = real_prepare_data
     return {"state": marks["state"], "data": marks["data"] - started, "first_epoch": marks["epoch"] - started}
 
 

@@ -22,7 +22,7 @@ from imbrun.diagnose import write_warnings
 from imbrun.errors import ImbrunError
 from imbrun.metrics import report
 from imbrun.models import build_model
-from imbrun.prepare import interpolated, prepare_data
+from imbrun.prepare import experiment_data, interpolated
 from imbrun.preprocess import Preprocessor
 from imbrun.runs import RunDir
 from imbrun.train import predict_proba
@@ -125,7 +125,7 @@ def _load_other(cfg, data: str, categories: dict | None = None) -> LoadedData:
 
 def _prepared(cfg) -> LoadedData:
     """The run's data as training saw it: loaded and gap-filled (preprocess.interpolate), from the cache."""
-    return prepare_data(cfg.data, cfg.preprocess.interpolate, cfg.split.group_by)[0]
+    return experiment_data(cfg)[0]
 
 
 def _remap(other: LoadedData, class_names: list[str], source: str) -> np.ndarray:

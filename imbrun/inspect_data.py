@@ -105,9 +105,9 @@ def inspect_experiment(cfg, use_cache: bool = True) -> dict:
     """Prepare (gap filling, prepared-data cache) and split the data of an Experiment exactly as `train` would,
     and inspect it (no training). The report also says the cache state and what interpolation did."""
     from imbrun.data.split import split_data
-    from imbrun.prepare import prepare_data
+    from imbrun.prepare import experiment_data
 
-    data, cache = prepare_data(cfg.data, cfg.preprocess.interpolate, cfg.split.group_by, use_cache=use_cache)
+    data, cache = experiment_data(cfg, use_cache=use_cache)
     splits = split_data(data, cfg.split, cfg.seed)
     report = inspect_splits(data, splits, cfg.split.group_by)
     report["data_cache"] = cache

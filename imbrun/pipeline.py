@@ -31,11 +31,11 @@ from imbrun.interrupt import RunInterrupted, SignalGuard, abort_on_signals, stop
 from imbrun.metrics import report
 from imbrun.models import build_model
 from imbrun.plots import curves_png
-from imbrun.prepare import prepare_data
+from imbrun.prepare import experiment_data
 from imbrun.preprocess import Preprocessor
 from imbrun.runs import RunDir
 from imbrun.tracking import Tracker, flat_config, open_trackers
-from imbrun.train import TrainingInterrupted, predict_proba
+from imbrun.train import CHECKPOINT_KEYS, TrainingInterrupted, predict_proba
 
 
 @dataclass
@@ -60,8 +60,7 @@ def prepare(cfg: Experiment, use_cache: bool = True, auto_choice: dict | None = 
     `auto_choice` (a run's auto.json) reuses an earlier choice instead.
     """
     device = resolve_device(cfg.train.device, cfg.train.threads)
-    data, cache = prepare_data(cfg.data, cfg.preprocess.interpolate, cfg.split.group_by, use_cache=use_cache,
-                               progress=progress)
+    data, cache = experiment_data(cfg, use_cache=use_cache, progress=progress)
     splits = split_data(data, cfg.split, cfg.seed)
     pre = Preprocessor(cfg.preprocess).fit(splits.train.X)
     X = {name: pre.transform(getattr(splits, name).X, what)
@@ -115,9 +114,6 @@ def resume_experiment(path: str | Path, on_epoch: Callable[[dict], None] | None 
     return _train_and_score(cfg, run, prep, on_epoch, resume=checkpoint)
 
 
-_CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "generator", "torch_rng", "stopper", "history")
-
-
 def load_checkpoint(run: RunDir) -> dict:
     """checkpoint.pt as fit() wrote it (tensors and plain values only), or one line saying it cannot be read."""
     path = run.file("checkpoint.pt")
@@ -125,7 +121,7 @@ def load_checkpoint(run: RunDir) -> dict:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)  # never runs code from the file
     except Exception:  # noqa: BLE001 - truncated, garbage or not a torch file: all mean the same to the user
         checkpoint = None
-    if not isinstance(checkpoint, dict) or any(key not in checkpoint for key in _CHECKPOINT_KEYS):
+    if not isinstance(checkpoint, dict) or any(key not in checkpoint for key in CHECKPOINT_KEYS):
         raise ImbrunError(f"{path}: the checkpoint is damaged and cannot be read; train the experiment again: "
                           f"imbrun train {run.file('config.yaml')}")
     return checkpoint

@@ -24,6 +24,12 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("IMBRUN_CACHE_DIR") or Path("data") / ".cache")
 
 
+def experiment_data(cfg, *, use_cache: bool = True, progress: bool | None = None) -> tuple[LoadedData, str]:
+    """An Experiment's data as `train` prepares it (its data section, preprocess.interpolate, split.group_by)."""
+    return prepare_data(cfg.data, cfg.preprocess.interpolate, cfg.split.group_by, use_cache=use_cache,
+                        progress=progress)
+
+
 def prepare_data(data_cfg, interpolate: InterpolateConfig | None, group_by: str | None = None, *,
                  use_cache: bool = True, cache_dir: str | Path | None = None,
                  progress: bool | None = None) -> tuple[LoadedData, str]:

@@ -68,13 +68,13 @@ def overfit_check(cfg, rows: int = 100, epochs: int = 200, target: float = 0.99,
     from imbrun.data.split import split_data
     from imbrun.device import resolve_device, seed_everything
     from imbrun.models import build_model
-    from imbrun.prepare import prepare_data
+    from imbrun.prepare import experiment_data
     from imbrun.preprocess import Preprocessor
     from imbrun.train import TrainingInterrupted, fit
 
     device = resolve_device(cfg.train.device, cfg.train.threads)
     seed_everything(cfg.seed)
-    data, _ = prepare_data(cfg.data, cfg.preprocess.interpolate, cfg.split.group_by, use_cache=use_cache)
+    data, _ = experiment_data(cfg, use_cache=use_cache)
     splits = split_data(data, cfg.split, cfg.seed)
     pre = Preprocessor(cfg.preprocess).fit(splits.train.X)
     subset = splits.train.take(stratified_subset(splits.train.y, rows, cfg.seed))

@@ -110,6 +110,10 @@ def fit(model: nn.Module, train: tuple[np.ndarray, np.ndarray], val: tuple[np.nd
     return result
 
 
+# What _restore needs of a checkpoint; "sampler" is optional (None without a sampler with state).
+CHECKPOINT_KEYS = ("epoch", "model", "optimizer", "generator", "torch_rng", "stopper", "history")
+
+
 def _snapshot(epoch, model, optimizer, generator, stopper, result, draw_epoch) -> dict:
     """Everything that decides the rest of training, copied (tensors, lists and numbers only)."""
     return {
