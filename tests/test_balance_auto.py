@@ -15,6 +15,7 @@ import imbrun.balance.procedures as procedures
 import imbrun.pipeline as pipeline
 import imbrun.train as train
 from imbrun.balance.auto_candidates import candidates_for, measure, shortlist
+from imbrun.balance.auto_confidence import confident_choice, win_rate
 from imbrun.balance.auto_pilot import rung_epochs, rung_schedule, score, successive_halving
 from imbrun.cli import app
 from imbrun.config import validate_config
@@ -213,6 +214,24 @@ def test_equal_scores_go_to_higher_balanced_accuracy_then_to_the_earlier_candida
     assert result["winner"] == "b"
 
 
+def test_a_pilot_early_stopping_ended_is_reused_by_the_later_rungs_not_trained_again():
+    """b stopped early at rung 1 (3 epochs): rung 2 trains only c; b keeps its score, marked reused."""
+    seen = []
+
+    def run_rung(pilots):
+        seen.append([(p.label, p.epochs) for p in pilots])
+        scores = {("a", 3): 0.5, ("b", 3): 0.7, ("c", 3): 0.6, ("d", 3): 0.4, ("c", 9): 0.65}
+        return [{"label": p.label, "status": "completed", "score": scores[p.label, p.epochs], "tiebreak": 0.0,
+                 "epochs_run": 2 if p.label == "b" else p.epochs, "early_stopped": p.label == "b",
+                 "seconds": 1.5} for p in pilots]
+    result = successive_halving([(k, None) for k in "abcd"], run_rung, eta=3, budget=9)
+    assert seen == [[("a", 3), ("b", 3), ("c", 3), ("d", 3)], [("c", 9)]]
+    second = {p["label"]: p for p in result["rungs"][1]["pilots"]}
+    assert second["b"] == {"label": "b", "status": "completed", "score": 0.7, "tiebreak": 0.0, "epochs_run": 2,
+                           "early_stopped": True, "seconds": 0.0, "reused": True}
+    assert result["rungs"][1]["scores"] == {"b": 0.7, "c": 0.65} and result["winner"] == "b"
+
+
 def test_a_rung_cut_by_the_time_budget_leaves_the_choice_to_the_last_complete_rung():
     def run_rung(pilots):
         if pilots[0].epochs == 9:
@@ -272,6 +291,24 @@ def test_the_choice_is_deterministic_for_a_seed(tmp_path):
     assert choice_without_timing(first) == choice_without_timing(second)
     assert [rung["epochs"] for rung in first["rungs"]] == [2, 6]
     assert len(first["rungs"][0]["scores"]) == 4 and len(first["rungs"][1]["scores"]) == 2
+
+
+def test_a_reused_pilot_scores_what_training_it_for_the_later_rung_would(tmp_path):
+    """Early stopping (patience 1) ends some rung-1 pilots: rung 2 reuses them, with the score a fresh pilot of
+    rung 2's epochs gets (that candidate piloted alone, in one rung of the full budget)."""
+    csv = overlap_csv(tmp_path / "overlap.csv", n_major=300, n_minor=30)
+    train = {"epochs": 12, "batch_size": 16, "lr": 0.05, "early_stopping": {"monitor": "val_loss", "patience": 1}}
+    record = prepare(auto_cfg(csv, {"candidates": ["focal", "logit_adjust"], "tune_thresholds": False},
+                              train=train)).auto
+    assert [rung["epochs"] for rung in record["rungs"]] == [4, 12]
+    reused = [p for p in record["rungs"][1]["pilots"] if p.get("reused")]
+    assert reused, record["rungs"]
+    for pilot in reused:
+        alone = prepare(auto_cfg(csv, {"candidates": [pilot["label"]], "tune_thresholds": False},
+                                 train=train)).auto
+        assert [rung["epochs"] for rung in alone["rungs"]] == [12]
+        assert alone["rungs"][0]["scores"][pilot["label"]] == pilot["score"]
+        assert pilot["epochs_run"] < 4 + 1 and pilot["seconds"] == 0.0
 
 
 def test_budget_epochs_are_honoured_per_candidate_and_rung(tmp_path, monkeypatch, no_figures):
@@ -405,7 +442,7 @@ def test_the_pilot_of_the_full_budget_is_the_final_model(tmp_path, no_figures):
 
 def test_thresholds_are_kept_only_when_they_help_on_held_out_validation_rows(tmp_path, no_figures):
     csv = overlap_csv(tmp_path / "overlap.csv")
-    cfg = auto_cfg(csv, {"candidates": ["none"]}, split={"test_size": 0.25, "val_size": 0.25},
+    cfg = auto_cfg(csv, {"candidates": ["none"], "confidence": 0}, split={"test_size": 0.25, "val_size": 0.25},
                    train={"epochs": 6, "batch_size": 32, "lr": 0.01})
     run = run_experiment(cfg, tmp_path / "runs")
     record = run.read_json("balance.json")["auto"]
@@ -417,6 +454,44 @@ def test_thresholds_are_kept_only_when_they_help_on_held_out_validation_rows(tmp
     assert record["thresholds_tuned"] is thresholds["kept"] is True
     assert run.read_json("model.json")["predictor"]["adjust"] == {"kind": "offsets", "on_log_probs": True}
     assert run.read_json("metrics.json")["val"]["overall"]["macro_f1"] == pytest.approx(thresholds["val_after"])
+
+
+def test_win_rate_of_paired_stratified_resamples():
+    y = np.array([0, 0, 1, 1])
+    assert win_rate("macro_f1", y, y, y, 2) == 0.5  # always a tie
+    assert win_rate("gmean", y, y, np.array([0, 0, 0, 0]), 2) == 1.0  # b never recalls class 1
+    # b misses row 3: a resample of class 1's two rows holds row 3 with probability 3/4 (a wins), else a tie
+    rate = win_rate("macro_f1", y, y, np.array([0, 0, 1, 0]), 2, seed=3)
+    assert rate == pytest.approx(0.75 + 0.25 / 2, abs=0.03) and rate == win_rate(
+        "macro_f1", y, y, np.array([0, 0, 1, 0]), 2, seed=3)
+
+
+def test_confident_choice_keeps_the_default_unless_the_winner_is_better_often_enough():
+    y = np.array([0, 0, 1, 1])
+    preds = {"focal": y, "class_weight": np.array([0, 0, 1, 0])}
+    kept, check = confident_choice("focal", "class_weight", preds, y, "macro_f1", 2, 1, 0.5, 0.95, seed=3)
+    assert kept == "class_weight" and check["win_rate"] < 0.95 and check["chosen"] == "class_weight"
+    assert confident_choice("focal", "class_weight", preds, y, "macro_f1", 2, 1, 0.5, 0.8, seed=3)[0] == "focal"
+    assert confident_choice("focal", "class_weight", preds, y, "macro_f1", 2, 1, 0.5, 0.0, 3) == ("focal", None)
+    assert confident_choice("class_weight", "class_weight", preds, y, "macro_f1", 2, 1, 0.5, 0.9, 3) == \
+        ("class_weight", None)
+
+
+def test_a_winner_within_the_noise_of_validation_leaves_class_weight_chosen(tmp_path):
+    """none wins the halving by a little on 300 validation rows (see the thresholds test): not confidently."""
+    csv = overlap_csv(tmp_path / "overlap.csv")
+    sections = {"split": {"test_size": 0.25, "val_size": 0.25}, "train": {"epochs": 6, "batch_size": 32, "lr": 0.01}}
+    record = prepare(auto_cfg(csv, {"candidates": ["none"], "tune_thresholds": False}, **sections)).auto
+    scores, check = record["rungs"][-1]["scores"], record["confidence_check"]
+    assert scores["none"] > scores["class_weight"] and record["chosen"] == "class_weight"
+    assert check["winner"] == "none" and check["win_rate"] < check["needed"] == 0.9
+    assert record["reason"].startswith("none had the highest validation macro_f1 at rung 1 (6 epochs): ")
+    assert record["reason"].endswith("needed (balance.confidence): class_weight, the safe default, is kept")
+    assert record["chosen_balance"]["kind"] == "class_weight"
+    assert all("predictions" not in p for rung in record["rungs"] for p in rung["pilots"])  # not in balance.json
+    loose = prepare(auto_cfg(csv, {"candidates": ["none"], "tune_thresholds": False, "confidence": 0},
+                             **sections)).auto
+    assert loose["chosen"] == "none" and "confidence_check" not in loose
 
 
 def test_local_backend_makes_the_same_choice_as_inline(tmp_path):

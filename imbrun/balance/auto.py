@@ -18,6 +18,7 @@ from torch import nn
 
 from imbrun.balance import build_plan
 from imbrun.balance.auto_backends import pilot_runner
+from imbrun.balance.auto_confidence import confident_choice
 from imbrun.balance.auto_candidates import candidates_for, dump_setting, measure, parse_setting
 from imbrun.balance.auto_pilot import PilotContext, PilotData, rung_epochs, score, successive_halving
 from imbrun.balance.plan import BalancePlan
@@ -47,7 +48,12 @@ def choose_strategy(cfg: AutoBalance, data: PilotData, model_cfg, train_cfg, see
     ctx = PilotContext(model_cfg, train_cfg, *seeds, device, cfg.metric, minority, cfg.precision_floor, deadline)
     with pilot_runner(cfg.backend, cfg.workers, data, ctx, cfg.ray) as run_rung:  # none and class_weight at least
         result = successive_halving(piloted, run_rung, cfg.eta, budget)
-    chosen = result["winner"] or FALLBACK
+    predictions = _last_predictions(result["rungs"])
+    chosen, check = FALLBACK, None
+    if result["winner"] is not None:
+        chosen, check = confident_choice(result["winner"], FALLBACK, predictions, data.y_val, cfg.metric,
+                                         len(data.class_names), minority, cfg.precision_floor, cfg.confidence,
+                                         seeds[0])
     setting = next((c.setting for c in candidates if c.label == chosen), None) or parse_setting({"kind": FALLBACK})
     return {
         "measurements": m,
@@ -61,8 +67,33 @@ def choose_strategy(cfg: AutoBalance, data: PilotData, model_cfg, train_cfg, see
         "rungs": result["rungs"],
         "chosen": chosen,
         "chosen_balance": dump_setting(setting),
-        "reason": _reason(cfg.metric, result, chosen),
+        "reason": _confidence_reason(_reason(cfg.metric, result, result["winner"] or FALLBACK), check),
+        **({"confidence_check": check} if check else {}),
     }
+
+
+def _last_predictions(rungs: list[dict]) -> dict[str, np.ndarray]:
+    """label -> validation predictions of its last completed pilot; removed from the rung records (balance.json
+    keeps scores, not n_val predictions per pilot)."""
+    last: dict[str, np.ndarray] = {}
+    for rung in rungs:
+        for pilot in rung["pilots"]:
+            pred = pilot.pop("predictions", None)
+            if pred is not None and pilot["status"] == "completed":
+                last[pilot["label"]] = np.asarray(pred)
+    return last
+
+
+def _confidence_reason(reason: str, check: dict | None) -> str:
+    """The halving's reason with the confidence check's clause ("" when there was no check)."""
+    if check is None:
+        return reason
+    shown = (f"better than {check['default']} in {check['win_rate']:.0%} of {check['resamples']} bootstrap "
+             f"resamples of the {check['validation_rows']} validation rows")
+    if check["chosen"] == check["winner"]:
+        return f"{reason}; {shown}"
+    return (f"{check['winner']} had the {reason}; but it was {shown}, fewer than the {check['needed']:.0%} "
+            f"needed (balance.confidence): {check['default']}, the safe default, is kept")
 
 
 def _reason(metric: str, result: dict, chosen: str) -> str:

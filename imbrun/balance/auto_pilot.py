@@ -70,8 +70,9 @@ def run_pilot(pilot: Pilot, data: PilotData, ctx: PilotContext) -> dict:
     """Train `pilot` on the training split, score it on validation.
 
     Returns {"label", "status": completed | stopped (time budget) | skipped (budget already spent) | failed,
-    "score", "tiebreak" (balanced accuracy, which ranks equal scores), "epochs_run", "seconds", "error"};
-    never raises for the candidate's own failure.
+    "score", "tiebreak" (balanced accuracy, which ranks equal scores), "epochs_run", "seconds", "error",
+    "early_stopped", "predictions" (validation predictions, (n_val,) ints)}; never raises for the candidate's own failure. early_stopped: early stopping ended this
+    one-model training before its epochs, so more epochs (same seeds) would train and score exactly the same.
     """
     import torch
 
@@ -82,7 +83,7 @@ def run_pilot(pilot: Pilot, data: PilotData, ctx: PilotContext) -> dict:
     from imbrun.train import TrainingInterrupted, predict_proba
 
     out = {"label": pilot.label, "status": "completed", "score": None, "tiebreak": None, "epochs_run": 0,
-           "seconds": 0.0, "error": None}
+           "seconds": 0.0, "error": None, "early_stopped": False}
     if ctx.deadline is not None and time.time() >= ctx.deadline:
         return {**out, "status": "skipped"}
     if ctx.threads:
@@ -101,7 +102,9 @@ def run_pilot(pilot: Pilot, data: PilotData, ctx: PilotContext) -> dict:
         probs = predict_proba(predictor, data.X_val, ctx.train.eval_batch_size, device)  # (n_val, k)
         out["score"] = score(ctx.metric, data.y_val, probs.argmax(1), k, ctx.minority, ctx.precision_floor)
         out["tiebreak"] = score("balanced_accuracy", data.y_val, probs.argmax(1), k)
+        out["predictions"] = probs.argmax(1)
         out["epochs_run"] = len(result.history)
+        out["early_stopped"] = bool(plan.procedure is None and result.stopped_early)  # cascade, cRT: several fits
     except TrainingInterrupted as stopped:
         out.update(status="stopped", epochs_run=int(stopped.checkpoint["epoch"]) - 1)
     except (ImbrunError, ValueError, RuntimeError) as exc:  # this candidate's failure, e.g. SMOTE on too few rows
@@ -148,6 +151,9 @@ def successive_halving(candidates: list[tuple[str, object]], run_rung: RunRung, 
     Ranked by score, then balanced accuracy (e.g. G-mean is 0 for every candidate that misses one small class),
     then the candidates' order.
 
+    A pilot early stopping ended before its rung's epochs is not trained again: its result carries to the later
+    rungs (marked "reused"), as a retraining with more epochs and the same seeds would stop at the same epoch.
+
     Returns {"rungs": [{"epochs", "scores", "pilots", "kept"}], "winner": label or None, "decided_at": rung
     index or None, "stopped_by_time": bool}. When the time budget cuts a rung short, the winner is the best of
     the last complete rung (in the first rung: the best pilot that finished; None when none did).
@@ -156,8 +162,13 @@ def successive_halving(candidates: list[tuple[str, object]], run_rung: RunRung, 
     settings = dict(candidates)
     schedule = rung_schedule(len(candidates), eta, budget)
     alive, rungs = [label for label, _ in candidates], []
+    finished: dict[str, dict] = {}  # label -> the result of a pilot early stopping ended: later rungs reuse it
     for r, (epochs, halvings) in enumerate(schedule):
-        results = run_rung([Pilot(label, settings[label], epochs) for label in alive])
+        fresh = iter(run_rung([Pilot(label, settings[label], epochs) for label in alive if label not in finished]))
+        results = [{**finished[label], "reused": True, "seconds": 0.0} if label in finished else next(fresh)
+                   for label in alive]
+        finished.update({res["label"]: res for res in results if res["status"] == "completed"
+                         and res.get("early_stopped")})
         scores = {res["label"]: res["score"] for res in results if res["status"] == "completed"}
         stopped = any(res["status"] in ("stopped", "skipped") for res in results)
         ranked = _ranked(results, order)

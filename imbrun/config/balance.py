@@ -260,7 +260,9 @@ class AutoBalance(Section):
     recall of the smallest training class, 0 when its precision is below precision_floor.
     backend: inline (this process), local (`workers` processes) or ray (`ray`: address, cpus_per_trial,
     gpus_per_trial). tune_thresholds: after training, keep per-class offsets tuned on validation when they raise
-    the metric there.
+    the metric there. confidence: the halving's winner replaces class_weight (the safe default) only when it scores
+    higher in at least this share of paired bootstrap resamples of the validation rows (auto_confidence.py;
+    0: always the winner).
     """
 
     kind: Literal["auto"] = "auto"
@@ -274,6 +276,7 @@ class AutoBalance(Section):
     workers: int = Field(1, ge=1)
     ray: AutoRay | None = None  # backend ray only; None: AutoRay's defaults
     tune_thresholds: bool = True
+    confidence: float = Field(0.9, ge=0.0, lt=1.0)
 
     @field_validator("candidates")
     @classmethod
