@@ -98,6 +98,9 @@ def pilot_table(auto: dict) -> Table:
         label = candidate["label"]
         cells = [_pilot_cell(rung, label) for rung in auto["rungs"]]
         table.add_row(escape(label), *cells, "chosen" if label == auto["chosen"] else "")
+    if any(p.get("reused") for rung in auto["rungs"] for p in rung["pilots"]):
+        table.caption = "reused: early stopping had ended that pilot before, so it was not trained again"
+        table.caption_justify = "left"
     return table
 
 
@@ -105,7 +108,9 @@ def _pilot_cell(rung: dict, label: str) -> str:
     pilot = next((p for p in rung["pilots"] if p["label"] == label), None)
     if pilot is None:
         return ""
-    return f"{pilot['score']:.4f}" if pilot["status"] == "completed" else pilot["status"]
+    if pilot["status"] != "completed":
+        return pilot["status"]
+    return f"{pilot['score']:.4f}" + (" reused" if pilot.get("reused") else "")
 
 
 def print_auto_choice(console: Console, auto: dict) -> None:

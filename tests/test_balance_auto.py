@@ -552,3 +552,21 @@ def test_train_prints_the_pilot_table_and_the_choice(tmp_path, no_figures):
     assert "not piloted: smote: class 'c2' has 4 training rows: SMOTE's k_neighbors=5 needs at least 6" in out
     quiet = CliRunner().invoke(app, ["train", str(config), "--runs-dir", str(tmp_path / "runs"), "-q"])
     assert quiet.exit_code == 0 and quiet.output.count("\n") == 1 and quiet.output.startswith("run: ")
+
+
+def test_the_pilot_table_marks_reused_pilots():
+    from rich.console import Console
+
+    from imbrun.cli_output import pilot_table
+
+    pilot = {"label": "none", "status": "completed", "score": 0.5}
+    auto = {"metric": "gmean", "chosen": "none", "candidates": [{"label": "none", "included": True}],
+            "rungs": [{"epochs": 2, "pilots": [pilot]}, {"epochs": 6, "pilots": [{**pilot, "reused": True}]}]}
+    console = Console(width=120, record=True)
+    console.print(pilot_table(auto))
+    text = console.export_text()
+    assert "0.5000 reused" in text and "reused: early stopping had ended that pilot before" in text
+    auto["rungs"][1]["pilots"][0].pop("reused")
+    console = Console(width=120, record=True)
+    console.print(pilot_table(auto))
+    assert "reused" not in console.export_text()
