@@ -226,8 +226,8 @@ def main() -> None:
                 jobs.append((table, fold, method, experiment(table, args.data_dir, fold, balance, args.epochs)))
             for method in BASELINES:
                 jobs.append((table, fold, method, experiment(table, args.data_dir, fold, {"kind": "none"}, args.epochs)))
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     jobs = [job for job in jobs if job[:3] not in done]
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         rows = [row for row in earlier if row["table"] in args.tables]
         for row in pool.map(run_job, jobs):

@@ -18,8 +18,8 @@ from torch import nn
 
 from imbrun.balance import build_plan
 from imbrun.balance.auto_backends import pilot_runner
-from imbrun.balance.auto_confidence import confident_choice
 from imbrun.balance.auto_candidates import candidates_for, dump_setting, measure, parse_setting
+from imbrun.balance.auto_confidence import confident_choice
 from imbrun.balance.auto_pilot import PilotContext, PilotData, rung_epochs, score, successive_halving
 from imbrun.balance.plan import BalancePlan
 from imbrun.balance.posthoc import DEFAULT_GRID, METRICS, apply_thresholds, tune_thresholds
@@ -85,7 +85,7 @@ def _last_predictions(rungs: list[dict]) -> dict[str, np.ndarray]:
 
 
 def _confidence_reason(reason: str, check: dict | None) -> str:
-    """The halving's reason with the confidence check's clause ("" when there was no check)."""
+    """The halving's reason with the confidence check's clause added (unchanged when there was no check)."""
     if check is None:
         return reason
     shown = (f"better than {check['default']} in {check['win_rate']:.0%} of {check['resamples']} bootstrap "

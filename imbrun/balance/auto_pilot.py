@@ -71,8 +71,9 @@ def run_pilot(pilot: Pilot, data: PilotData, ctx: PilotContext) -> dict:
 
     Returns {"label", "status": completed | stopped (time budget) | skipped (budget already spent) | failed,
     "score", "tiebreak" (balanced accuracy, which ranks equal scores), "epochs_run", "seconds", "error",
-    "early_stopped", "predictions" (validation predictions, (n_val,) ints)}; never raises for the candidate's own failure. early_stopped: early stopping ended this
-    one-model training before its epochs, so more epochs (same seeds) would train and score exactly the same.
+    "early_stopped", "predictions" (validation predictions, (n_val,) ints)}; never raises for the candidate's
+    own failure. early_stopped: early stopping ended this one-model training, so more epochs (same seeds) would
+    train and score exactly the same.
     """
     import torch
 
