@@ -221,6 +221,7 @@ class _EarlyStopper:
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg.early_stopping
         self.best_value: float | None = None
+        self.best_loss = float("inf")  # validation loss of the best epoch (tie_break)
         self.best_epoch = 0
         self.best_state: dict | None = None
         self.waited = 0
@@ -229,21 +230,33 @@ class _EarlyStopper:
         """Record an epoch; True when training should stop."""
         if self.cfg is None:
             return False
-        value = row[self.cfg.monitor]
-        sign = 1.0 if self.cfg.monitor == "val_loss" else -1.0  # lower loss is better, higher scores are
-        if self.best_value is None or sign * (self.best_value - value) > self.cfg.min_delta:
-            self.best_value, self.best_epoch, self.waited = value, row["epoch"], 0
+        if self._is_best(row):
+            self.best_value, self.best_loss, self.best_epoch, self.waited = \
+                row[self.cfg.monitor], row["val_loss"], row["epoch"], 0
             self.best_state = copy.deepcopy(model.state_dict())
             return False
         self.waited += 1
         return self.waited >= self.cfg.patience
 
+    def _is_best(self, row: dict) -> bool:
+        """Better than the best epoch so far by more than min_delta, or (tie_break val_loss) as good on the score
+        and lower in validation loss."""
+        value = row[self.cfg.monitor]
+        if self.best_value is None:
+            return True
+        if self.cfg.monitor == "val_loss":
+            return self.best_value - value > self.cfg.min_delta
+        if value - self.best_value > self.cfg.min_delta:
+            return True
+        return self.cfg.tie_break == "val_loss" and value >= self.best_value and row["val_loss"] < self.best_loss
+
     def state_dict(self) -> dict:
-        return {"best_value": self.best_value, "best_epoch": self.best_epoch, "waited": self.waited,
-                "best_state": copy.deepcopy(self.best_state)}
+        return {"best_value": self.best_value, "best_loss": self.best_loss, "best_epoch": self.best_epoch,
+                "waited": self.waited, "best_state": copy.deepcopy(self.best_state)}
 
     def load_state_dict(self, state: dict) -> None:
         self.best_value, self.best_epoch = state["best_value"], state["best_epoch"]
+        self.best_loss = state.get("best_loss", float("inf"))  # checkpoints written before tie_break existed
         self.waited, self.best_state = state["waited"], state["best_state"]
 
     def restore(self, model: nn.Module) -> int:

@@ -77,7 +77,7 @@ def test_unknown_nested_key_suggests_the_close_one():
 def test_unknown_key_two_levels_deep():
     assert error_of({"data": DATA, "train": {"early_stopping": {"patiense": 2}}}) == (
         "exp.yaml: train.early_stopping.patiense: unknown key (did you mean 'patience'?); "
-        "known keys: monitor, patience, min_delta")
+        "known keys: monitor, patience, min_delta, tie_break")
 
 
 def test_unknown_key_without_a_close_match_lists_known_keys_only():

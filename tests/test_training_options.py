@@ -16,7 +16,7 @@ from imbrun.config import validate_config
 from imbrun.evaluate import evaluate_run
 from imbrun.models import build_model
 from imbrun.pipeline import run_experiment
-from imbrun.train import OPTIMIZERS, fit
+from imbrun.train import OPTIMIZERS, _EarlyStopper, fit
 from tests.conftest import tiny_config
 
 
@@ -62,6 +62,48 @@ def test_early_stopping_saves_the_best_epochs_weights(tmp_path, monitor, best, r
     saved, reference = (torch.load(r / "model.pt", weights_only=True) for r in (run, plain))
     assert saved.keys() == reference.keys()
     assert all(torch.equal(saved[k], reference[k]) for k in saved)
+
+
+def _stop_at(rows, patience=2, **early):
+    """Feed (score, val_loss) epochs to the early stopper; returns (epoch it stopped at, restored epoch, restored
+    weight). Epoch e's weights are the single value e, so the restored weight names the epoch it came from."""
+    cfg = validate_config({"data": {"kind": "csv", "path": "x.csv"},
+                           "train": {"early_stopping": {"monitor": "val_macro_f1", "patience": patience, **early}}})
+    stopper, model = _EarlyStopper(cfg.train), nn.Linear(1, 1, bias=False)
+    for epoch, (score, loss) in enumerate(rows, start=1):
+        nn.init.constant_(model.weight, float(epoch))
+        if stopper.update({"epoch": epoch, "val_macro_f1": score, "val_loss": loss}, model):
+            break
+    return epoch, stopper.restore(model), model.weight.item()
+
+
+PLATEAU = [(0.5, 0.9), (1.0, 0.5), (1.0, 0.3), (1.0, 0.4), (0.9, 0.2), (1.0, 0.35)]
+
+
+def test_early_stopping_breaks_a_plateau_of_the_score_by_the_validation_loss():
+    # the score reaches 1.0 at epoch 2 and stays; epoch 3 is as good and has the lower loss: it is kept, and
+    # patience restarts there (stops after epochs 4 and 5 did not beat it)
+    assert _stop_at(PLATEAU) == (5, 3, 3.0)
+    # a lower loss at a lower score (epoch 5) never wins
+    assert _stop_at(PLATEAU, patience=9) == (6, 3, 3.0)
+
+
+def test_early_stopping_tie_break_first_keeps_the_first_epoch_with_the_best_score():
+    assert _stop_at(PLATEAU, tie_break="first") == (4, 2, 2.0)
+
+
+def test_early_stopping_tie_break_counts_a_gain_below_min_delta_as_a_tie():
+    rows = [(0.8, 0.5), (0.805, 0.4), (0.79, 0.3)]
+    assert _stop_at(rows, patience=5, min_delta=0.01) == (3, 2, 2.0)
+    assert _stop_at(rows, patience=5, min_delta=0.01, tie_break="first") == (3, 1, 1.0)
+
+
+def test_early_stopping_on_val_loss_ignores_tie_break():
+    cfg = validate_config({"data": {"kind": "csv", "path": "x.csv"},
+                           "train": {"early_stopping": {"monitor": "val_loss", "patience": 1}}})
+    stopper, model = _EarlyStopper(cfg.train), nn.Linear(1, 1)
+    assert [stopper.update({"epoch": e, "val_loss": v}, model) for e, v in enumerate([0.5, 0.5], 1)] == [False, True]
+    assert stopper.best_epoch == 1
 
 
 def _tiny_fit(optimizer="adam", epochs=2, lr=0.01, **train):

@@ -76,6 +76,10 @@ class EarlyStopping(Section):
     monitor: Literal["val_loss", "val_macro_f1", "val_balanced_accuracy", "val_accuracy", "val_gmean"] = "val_loss"
     patience: int = Field(10, ge=1)
     min_delta: float = Field(0.0, ge=0.0)
+    # A score monitor on a small validation split plateaus (often at 1.0) long before training is done. val_loss:
+    # an epoch that scores at least the best and has a lower validation loss becomes the best (and patience
+    # restarts); first: the first epoch with the best score is kept, as in Keras. Unused when monitor is val_loss.
+    tie_break: Literal["val_loss", "first"] = "val_loss"
 
 
 class TrainConfig(Section):
