@@ -22,6 +22,14 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+NoCache = Annotated[bool, typer.Option("--no-cache", help="Load and prepare the data afresh; do not read or write "
+                                        "the prepared-data cache.")]
+
+
+def _set_option(example: str):
+    return Annotated[list[str], typer.Option("--set", help=f"Override a key: --set {example}")]
+
+
 class Format(str, Enum):
     table = "table"
     markdown = "markdown"
@@ -56,7 +64,7 @@ def _guarded(action):
 @app.command()
 def train(
     config: Annotated[Path, typer.Argument(help="Experiment YAML file.")],
-    set_: Annotated[list[str], typer.Option("--set", help="Override a key: --set train.lr=0.0003")] = [],
+    set_: _set_option("train.lr=0.0003") = [],
     runs_dir: Annotated[Path, typer.Option(help="Where run folders are created.")] = Path("runs"),
     name: Annotated[str | None, typer.Option(help="Run name (default: the config's name).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display; print only the run path.")] = False,
@@ -66,8 +74,7 @@ def train(
                                                 "100 training rows (as `imbrun sanity`); no run folder.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="CONFIG is an interrupted run folder: continue it "
                                          "from its checkpoint.")] = False,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Load and prepare the data afresh; do not read "
-                                           "or write the prepared-data cache.")] = False,
+    no_cache: NoCache = False,
 ) -> None:
     """Train one experiment and write runs/<timestamp>_<name>/ with per-class metrics.
 
@@ -128,47 +135,24 @@ def evaluate(
     Example: imbrun evaluate runs/20240101-120000_none --posthoc logit_adjust --tau 1.0
     """
     def action():
-        from imbrun.cli_output import print_eval_summary
+        from imbrun.cli_output import print_data_check, print_eval_summary, print_posthoc_notes
         from imbrun.evaluate import evaluate_posthoc, evaluate_run
         if check:
             if posthoc is not None or data is not None or split is not None:
                 raise ImbrunError("--check only checks the run's data sources; drop --data/--posthoc" +
                                   ("" if split is None else "/--split"))
-            return _check_data(run)
+            return print_data_check(console, err_console, run)
         if posthoc is not None and (data is not None or split is not None):
             raise ImbrunError("--posthoc scores the run's own test split; drop --data" +
                               ("" if split is None else "/--split"))
         out, metrics, matches = evaluate_run(run, data, split.value if split else None) if posthoc is None else \
             evaluate_posthoc(run, posthoc, tau=tau, metric=tune_metric)
-        source = metrics.get("posthoc", {}).get("prior_source", "balance.json class_counts.train")
-        if source != "balance.json class_counts.train":
-            err_console.print(f"note: logit adjustment uses the prior the model was trained on ({source}), "
-                              "not the original training counts", highlight=False, soft_wrap=True, markup=False)
-        if metrics.get("posthoc", {}).get("on_top_of"):
-            err_console.print(f"note: --posthoc {posthoc} is applied on top of {metrics['posthoc']['on_top_of']}, "
-                              "which the run already applies", highlight=False, soft_wrap=True, markup=False)
+        print_posthoc_notes(err_console, metrics.get("posthoc", {}), posthoc)
         print_eval_summary(console, out, metrics, matches, quiet, err_console)
         if matches is False:
             raise ImbrunError(f"{run}: re-scored {metrics.get('split', 'test')} metrics differ from metrics.json",
                               exit_code=1)
     _guarded(action)
-
-
-def _check_data(run: Path) -> None:
-    """evaluate --check: one warning line per changed or missing source file, else `data unchanged`."""
-    from imbrun.environment import check_data_sources
-    from imbrun.runs import RunDir
-    folder = RunDir.open(run, require=("env.json", "status.json"), completed=True)
-    sources = folder.read_json("env.json").get("data_sources") or []
-    warnings, notes = check_data_sources(sources)
-    for line in warnings:
-        err_console.print(f"warning: {line}", highlight=False, soft_wrap=True, markup=False)
-    for line in notes:
-        console.print(line, highlight=False, soft_wrap=True, markup=False)
-    checked = sum("path" in s for s in sources)
-    if not warnings:
-        console.print(f"data unchanged: {checked} source file(s) have the sha256 recorded at training" if checked
-                      else "no data files recorded in env.json to check", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -260,11 +244,10 @@ class ShowFormat(str, Enum):
 @app.command()
 def inspect(
     config: Annotated[Path, typer.Argument(help="Experiment YAML file.")],
-    set_: Annotated[list[str], typer.Option("--set", help="Override a key: --set split.test_size=0.3")] = [],
+    set_: _set_option("split.test_size=0.3") = [],
     format: Annotated[ShowFormat, typer.Option("--format", "-f", help="table or json.")] = ShowFormat.table,
     out: Annotated[Path | None, typer.Option(help="Also write inspect.json and class_distribution.png here.")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Load and prepare the data afresh; do not read "
-                                           "or write the prepared-data cache.")] = False,
+    no_cache: NoCache = False,
 ) -> None:
     """Look at the data before training: class counts per split, duplicates, leakage, suggested strategies.
 
@@ -306,11 +289,10 @@ def _sanity(cfg, rows: int, epochs: int, use_cache: bool = True) -> None:
 @app.command()
 def sanity(
     config: Annotated[Path, typer.Argument(help="Experiment YAML file.")],
-    set_: Annotated[list[str], typer.Option("--set", help="Override a key: --set train.lr=0.01")] = [],
+    set_: _set_option("train.lr=0.01") = [],
     rows: Annotated[int, typer.Option(min=2, help="Training rows in the subset (every class kept).")] = 100,
     epochs: Annotated[int, typer.Option(min=1, help="At most this many epochs; stops once the subset is fit.")] = 200,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Load and prepare the data afresh; do not read "
-                                           "or write the prepared-data cache.")] = False,
+    no_cache: NoCache = False,
 ) -> None:
     """Check the model can overfit a small stratified training subset: PASS (exit 0) or FAIL with hints (exit 1).
 

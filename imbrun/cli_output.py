@@ -1,8 +1,9 @@
-"""What the CLI shows: live epoch progress and the per-class summary tables."""
+"""What the CLI shows: live epoch progress, the per-class summary tables, auto's pilot and evaluate's notes."""
 
 from __future__ import annotations
 
 from contextlib import contextmanager
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
@@ -85,6 +86,35 @@ def print_eval_summary(console: Console, out: RunDir, metrics: dict, matches: bo
             console.print("matches the stored metrics.json" if matches else
                           "[red]differs from the stored metrics.json[/red]")
     console.print(f"eval: {out.path}", highlight=False, soft_wrap=True)
+
+
+def print_posthoc_notes(err_console: Console, posthoc: dict, kind: str | None) -> None:
+    """evaluate --posthoc: say when the logit prior is not the original training counts, and when the correction
+    stacks on one the run already applies."""
+    source = posthoc.get("prior_source", "balance.json class_counts.train")
+    if source != "balance.json class_counts.train":
+        err_console.print(f"note: logit adjustment uses the prior the model was trained on ({source}), "
+                          "not the original training counts", highlight=False, soft_wrap=True, markup=False)
+    if posthoc.get("on_top_of"):
+        err_console.print(f"note: --posthoc {kind} is applied on top of {posthoc['on_top_of']}, "
+                          "which the run already applies", highlight=False, soft_wrap=True, markup=False)
+
+
+def print_data_check(console: Console, err_console: Console, run: Path) -> None:
+    """evaluate --check: one warning line per changed or missing source file, else `data unchanged`."""
+    from imbrun.environment import check_data_sources
+
+    folder = RunDir.open(run, require=("env.json", "status.json"), completed=True)
+    sources = folder.read_json("env.json").get("data_sources") or []
+    warnings, notes = check_data_sources(sources)
+    for line in warnings:
+        err_console.print(f"warning: {line}", highlight=False, soft_wrap=True, markup=False)
+    for line in notes:
+        console.print(line, highlight=False, soft_wrap=True, markup=False)
+    checked = sum("path" in s for s in sources)
+    if not warnings:
+        console.print(f"data unchanged: {checked} source file(s) have the sha256 recorded at training" if checked
+                      else "no data files recorded in env.json to check", highlight=False, soft_wrap=True)
 
 
 def pilot_table(auto: dict) -> Table:
