@@ -26,8 +26,8 @@ NoCache = Annotated[bool, typer.Option("--no-cache", help="Load and prepare the 
                                         "the prepared-data cache.")]
 
 
-def _set_option(example: str):
-    return Annotated[list[str], typer.Option("--set", help=f"Override a key: --set {example}")]
+SetKeys = Annotated[list[str], typer.Option("--set", help="Override a config key, e.g. --set train.lr=0.0003 "
+                                          "(repeatable).")]
 
 
 class Format(str, Enum):
@@ -64,7 +64,7 @@ def _guarded(action):
 @app.command()
 def train(
     config: Annotated[Path, typer.Argument(help="Experiment YAML file.")],
-    set_: _set_option("train.lr=0.0003") = [],
+    set_: SetKeys = [],
     runs_dir: Annotated[Path, typer.Option(help="Where run folders are created.")] = Path("runs"),
     name: Annotated[str | None, typer.Option(help="Run name (default: the config's name).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display; print only the run path.")] = False,
@@ -244,7 +244,7 @@ class ShowFormat(str, Enum):
 @app.command()
 def inspect(
     config: Annotated[Path, typer.Argument(help="Experiment YAML file.")],
-    set_: _set_option("split.test_size=0.3") = [],
+    set_: SetKeys = [],
     format: Annotated[ShowFormat, typer.Option("--format", "-f", help="table or json.")] = ShowFormat.table,
     out: Annotated[Path | None, typer.Option(help="Also write inspect.json and class_distribution.png here.")] = None,
     no_cache: NoCache = False,
@@ -289,7 +289,7 @@ def _sanity(cfg, rows: int, epochs: int, use_cache: bool = True) -> None:
 @app.command()
 def sanity(
     config: Annotated[Path, typer.Argument(help="Experiment YAML file.")],
-    set_: _set_option("train.lr=0.01") = [],
+    set_: SetKeys = [],
     rows: Annotated[int, typer.Option(min=2, help="Training rows in the subset (every class kept).")] = 100,
     epochs: Annotated[int, typer.Option(min=1, help="At most this many epochs; stops once the subset is fit.")] = 200,
     no_cache: NoCache = False,
