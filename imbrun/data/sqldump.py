@@ -9,7 +9,6 @@ columns are kept, already decoded, one list per column.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,105 +16,11 @@ from pathlib import Path
 import pandas as pd
 
 from imbrun.data.mysql_tsv import frame_from_columns, number_chunk, try_number_chunk
+from imbrun.data.sql_syntax import (CREATE, CREATE_TOKEN, INSERT, IS_INSERT, NOT_COLUMNS, NUMERIC_TYPES, QUOTE_END,
+                                    ROWS_LINE, SPECIAL, bad_row, bit_number, decode_all, rows_of, unquote_name)
 from imbrun.errors import ImbrunError
 
-_NAME = r"(?:`(?:[^`]|``)+`|[\w$]+)"
-_QNAME = rf"(?:{_NAME}\s*\.\s*)?({_NAME})"
-_SQ = r"'[^'\\]*+(?:(?:\\.|'')[^'\\]*+)*+'"
-_DQ = r'"[^"\\]*+(?:(?:\\.|"")[^"\\]*+)*+"'
-# One value: a string (maybe `_binary '...'`, X'...' or b'...'), or a bare token (number, NULL, 0x..).
-_VAL = rf"(?:(?:_\w+\s*|[xXbB])?{_SQ}|{_DQ}|[^\s,()'\"]+)"
-_ROW = rf"\(\s*{_VAL}(?:\s*,\s*{_VAL})*+\s*\)"
-_INSERT = re.compile(
-    rf"\s*(?:INSERT|REPLACE)(?:\s+(?:IGNORE|LOW_PRIORITY|DELAYED|HIGH_PRIORITY))*\s+(?:INTO\s+)?{_QNAME}"
-    rf"\s*(?:\(([^)]*)\))?\s*VALUES?\s*({_ROW}(?:\s*,\s*{_ROW})*+)\s*;\s*",
-    re.I | re.S,
-)
-_CREATE = re.compile(
-    rf"\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMPORARY\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?{_QNAME}\s*\(", re.I
-)
-_ANY_ROW = re.compile(_ROW, re.S)
-_ROWS_LINE = re.compile(rf"\s*{_ROW}(?:\s*,\s*{_ROW})*+\s*(?:,|(;))\s*", re.S)
-_ANY_VALUE = re.compile(_VAL, re.S)
 _BATCH_ROWS = 50_000  # numeric tokens converted per batch: few numpy calls, little memory
-_IS_INSERT = re.compile(r"\s*(?:INSERT|REPLACE)\b", re.I)
-_CREATE_TOKEN = re.compile(rf"\s*({_SQ}|{_DQ}|`(?:[^`]|``)*`|[(),]|[^\s(),'\"`]+)", re.S)
-_NOT_COLUMNS = {"PRIMARY", "KEY", "INDEX", "UNIQUE", "CONSTRAINT", "FOREIGN", "FULLTEXT", "SPATIAL", "CHECK", "PERIOD"}
-_NUMERIC_TYPES = {
-    "tinyint", "smallint", "mediumint", "int", "integer", "bigint", "decimal", "dec", "numeric", "fixed",
-    "float", "double", "real", "bool", "boolean", "year", "bit", "int1", "int2", "int3", "int4", "int8",
-}  # fmt: skip
-# Outside a string: the next thing that changes state.
-_SPECIAL = re.compile(r"['\"`;#]|/\*|--(?=\s|$)")
-_QUOTE_END = {q: re.compile(rf"[^{q}\\]*+(?:(?:\\.|{q}{q})[^{q}\\]*+)*+{q}", re.S) for q in "'\""}
-_QUOTE_END["`"] = re.compile(r"[^`]*+(?:``[^`]*+)*+`")
-_ESCAPES = {"0": "\0", "b": "\b", "n": "\n", "r": "\r", "t": "\t", "Z": "\x1a", "%": "\\%", "_": "\\_"}
-_UNESCAPE = {q: re.compile(rf"\\(.)|{q}{q}", re.S) for q in "'\""}
-
-
-def _unquote_name(name: str) -> str:
-    return name[1:-1].replace("``", "`") if name.startswith("`") else name
-
-
-def _unescape(body: str, quote: str) -> str:
-    """The text of a string literal's body: backslash escapes and doubled quotes decoded."""
-    if "\\" not in body and quote * 2 not in body:
-        return body
-    return _UNESCAPE[quote].sub(lambda m: _ESCAPES.get(m.group(1), m.group(1)) if m.group(1) else quote, body)
-
-
-def _decode(token: str) -> str | None:
-    """One SQL value token -> its text, None for NULL."""
-    first = token[0]
-    if first in "'\"":
-        return _unescape(token[1:-1], first)
-    upper = token.upper()
-    if upper == "NULL":
-        return None
-    if first == "_":
-        return _decode(token[token.index("'") :])
-    if upper.startswith("B'"):  # a BIT value, read as its number
-        return str(int(token[2:-1] or "0", 2))
-    if upper.startswith("X'") or upper.startswith("0X"):
-        try:
-            return bytes.fromhex(token[2:-1] if first in "xX" and token[1] == "'" else token[2:]).decode("utf-8")
-        except ValueError:
-            raise ValueError(f"{token[:24]!r} is not hex-encoded UTF-8 text") from None
-    return {"TRUE": "1", "FALSE": "0"}.get(upper, token)
-
-
-def _bit_number(token: str) -> str:
-    """A BIT value (b'101', 0x05, or the raw bytes as a string as MariaDB's dump writes) as a number token."""
-    if token == "NULL" or token[:2] in ("b'", "B'") or token[:1].isdigit() and token[:2] not in ("0x", "0X"):
-        return _decode(token) or "NULL"
-    if token[:2] in ("0x", "0X"):
-        return str(int(token[2:], 16))
-    return str(int.from_bytes(_decode(token).encode("utf-8"), "big"))
-
-
-def _decode_all(tokens) -> list:
-    """Decode a column of tokens; the common plain tokens skip the function call."""
-    return [
-        None if t == "NULL" else t[1:-1] if t[0] == "'" and "\\" not in t and "''" not in t[1:-1] else _decode(t)
-        for t in tokens
-    ]
-
-
-@functools.lru_cache(maxsize=64)
-def _rows_of(n: int) -> tuple[re.Pattern, re.Pattern]:
-    """(one row of n values with a group per value, a list of such rows) for a row width n."""
-    row = rf"\(\s*({_VAL})" + rf"\s*,\s*({_VAL})" * (n - 1) + r"\s*\)"
-    plain = row.replace("(" + _VAL + ")", _VAL)
-    return re.compile(row, re.S), re.compile(rf"{plain}(?:\s*,\s*{plain})*+", re.S)
-
-
-def _bad_row(text: str, start: int, end: int, n: int) -> tuple[int, int]:
-    """(1-based number, width) of the first row of an INSERT whose width is not n."""
-    for number, row in enumerate(_ANY_ROW.finditer(text, start, end), 1):
-        width = len(_ANY_VALUE.findall(row.group(), 1))
-        if width != n:
-            return number, width
-    return 0, n
 
 
 class _Reader:
@@ -132,11 +37,11 @@ class _Reader:
         with open(self.path, "rb") as f:
             for line_no, raw in enumerate(f, 1):
                 line = self._text(raw, line_no)
-                if self.pieces and self.state is None and (r := _ROWS_LINE.fullmatch(line)):
+                if self.pieces and self.state is None and (r := ROWS_LINE.fullmatch(line)):
                     yield from self._rows_line(line, r)  # MariaDB's dump: one row per line
                 elif self.pieces or self.state is not None:
                     yield from self._scan(line, line_no, offset)
-                elif line[:1] in ("I", "i", "R", "r") and (m := _INSERT.fullmatch(line)):
+                elif line[:1] in ("I", "i", "R", "r") and (m := INSERT.fullmatch(line)):
                     yield line_no, line, m  # the common case: a whole INSERT on one line
                 elif line.strip() and not line.startswith(("-- ", "--\n", "#", "DELIMITER", "delimiter")):
                     yield from self._scan(line, line_no, offset)
@@ -179,11 +84,11 @@ class _Reader:
                     return
                 self.state, pos = None, end + 2
             elif self.state is not None:
-                m = _QUOTE_END[self.state].match(line, pos)
+                m = QUOTE_END[self.state].match(line, pos)
                 end = m.end() if m else len(line)
                 self._push(line, pos, end, line_no, offset)
                 self.state, pos = (None if m else self.state), end
-            elif (m := _SPECIAL.search(line, pos)) is None:
+            elif (m := SPECIAL.search(line, pos)) is None:
                 self._push(line, pos, len(line), line_no, offset)
                 return
             else:
@@ -217,11 +122,11 @@ class _Reader:
 def _create_columns(text: str, start: int) -> tuple[list[str], list[str]]:
     """Column names and types (lower case, e.g. "int"), from the body of a CREATE TABLE after its '('."""
     names, types, definition, depth = [], [], [], 1
-    for m in _CREATE_TOKEN.finditer(text, start):
+    for m in CREATE_TOKEN.finditer(text, start):
         token = m.group(1)
         if depth == 1 and token in (",", ")"):  # the end of one definition: a column, a key, ...
-            if definition and definition[0].upper() not in _NOT_COLUMNS:
-                names.append(_unquote_name(definition[0]))
+            if definition and definition[0].upper() not in NOT_COLUMNS:
+                names.append(unquote_name(definition[0]))
                 types.append(definition[1].lower() if len(definition) > 1 else "")
             if token == ")":
                 break
@@ -242,7 +147,7 @@ class _Table:
             raise ImbrunError(f"{path}: table {name!r} has no column {missing[0]!r}; its columns are {', '.join(names)}")
         self.path, self.name, self.names = path, name, names
         self.wanted = list(wanted) if wanted is not None else names
-        self.numeric = [types[names.index(c)] in _NUMERIC_TYPES for c in self.wanted]
+        self.numeric = [types[names.index(c)] in NUMERIC_TYPES for c in self.wanted]
         self.bits = [types[names.index(c)] == "bit" for c in self.wanted]
         self.values: list[list] = [[] for _ in self.wanted]  # number chunks, or decoded text
         self.pending: list[list[str]] = [[] for _ in self.wanted]  # raw tokens of numeric columns
@@ -253,9 +158,9 @@ class _Table:
     def add(self, m: re.Match, text: str, line_no: int) -> None:
         """Append the rows of one INSERT (its match `m` on `text`)."""
         positions, width = self._layout(m.group(2), line_no)
-        row, rows = _rows_of(width)
+        row, rows = rows_of(width)
         if not rows.fullmatch(text, m.start(3), m.end(3)):
-            number, got = _bad_row(text, m.start(3), m.end(3), width)
+            number, got = bad_row(text, m.start(3), m.end(3), width)
             raise ImbrunError(
                 f"{self.path}: line {line_no}: row {number} of INSERT INTO {self.name!r} has {got} values, "
                 f"expected {width}"
@@ -266,8 +171,8 @@ class _Table:
             raw = tokens[k] if k is not None else ("NULL",) * len(found)
             try:
                 if bits:
-                    raw = [_bit_number(t) for t in raw]
-                (pending if is_numeric else values).extend(raw if is_numeric else _decode_all(raw))
+                    raw = [bit_number(t) for t in raw]
+                (pending if is_numeric else values).extend(raw if is_numeric else decode_all(raw))
             except ValueError as e:
                 raise ImbrunError(f"{self.path}: line {line_no}: {e}") from None
         self.pending_lines.append((line_no, len(found)))
@@ -278,7 +183,7 @@ class _Table:
     def _layout(self, listed_text: str | None, line_no: int) -> tuple[list[int | None], int]:
         """(position of each wanted column in the INSERT's rows or None, row width), cached per column list."""
         if listed_text not in self.layouts:
-            listed = [_unquote_name(c.strip()) for c in listed_text.split(",")] if listed_text else self.names
+            listed = [unquote_name(c.strip()) for c in listed_text.split(",")] if listed_text else self.names
             unknown = [c for c in listed if c not in self.names]
             if unknown:
                 raise ImbrunError(
@@ -303,7 +208,7 @@ class _Table:
         for line_no, n in self.pending_lines:
             where = f"{self.path}: line {line_no}"
             try:
-                texts = _decode_all(pending[start : start + n])
+                texts = decode_all(pending[start : start + n])
             except ValueError as e:
                 raise ImbrunError(f"{where}: {e}") from None
             chunks.append(number_chunk(texts, name, where))
@@ -323,12 +228,12 @@ def _walk(path, table: str | None, columns: list[str] | None, encoding: str) -> 
     tables: list[str] = []
     wanted = None
     for line_no, text, m in _Reader(path, encoding).statements():
-        if m is None and _IS_INSERT.match(text) and (m := _INSERT.fullmatch(text)) is None:
+        if m is None and IS_INSERT.match(text) and (m := INSERT.fullmatch(text)) is None:
             raise ImbrunError(f"{path}: line {line_no}: cannot parse this INSERT statement")
-        create = _CREATE.match(text) if m is None else None
+        create = CREATE.match(text) if m is None else None
         if m is None and create is None:
             continue  # SET, LOCK TABLES, DROP TABLE, ...: nothing to read
-        name = _unquote_name((m or create).group(1))
+        name = unquote_name((m or create).group(1))
         if name not in tables:
             tables.append(name)
         if name != table:
