@@ -20,7 +20,7 @@ from imbrun.balance.auto import auto_plan, choose_strategy
 from imbrun.balance.auto_pilot import PilotData
 from imbrun.balance.plan import BalancePlan
 from imbrun.config import Experiment
-from imbrun.config.balance import AutoBalance
+from imbrun.config.balance_auto import AutoBalance
 from imbrun.data.base import LoadedData
 from imbrun.data.split import Splits, split_data, split_warnings, splits_record
 from imbrun.device import resolve_device, seed_everything

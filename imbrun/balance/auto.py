@@ -24,7 +24,8 @@ from imbrun.balance.auto_pilot import PilotContext, PilotData, rung_epochs, scor
 from imbrun.balance.plan import BalancePlan
 from imbrun.balance.posthoc import DEFAULT_GRID, METRICS, apply_thresholds, tune_thresholds
 from imbrun.balance.predictors import OffsetModel
-from imbrun.config.balance import AutoBalance, AutoRay, strategy_items
+from imbrun.config.balance import strategy_items
+from imbrun.config.balance_auto import AutoBalance, AutoRay
 from imbrun.config.balance_combine import roles
 from imbrun.train import predict_proba
 

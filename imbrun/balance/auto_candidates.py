@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import TypeAdapter
 
-from imbrun.config.balance import AutoBalance, CandidateSetting, candidate_label
+from imbrun.config.balance import CandidateSetting, candidate_label
+from imbrun.config.balance_auto import AutoBalance
 from imbrun.inspect_advice import BALANCED_RATIO, FEW_ROWS, PLENTY_ROWS, SMOTE_MIN_ROWS
 
 _SETTING = TypeAdapter(CandidateSetting)

@@ -5,7 +5,8 @@ from typing import Annotated, Union
 
 from pydantic import Field, field_serializer, field_validator, model_validator
 
-from imbrun.config.balance import BalanceSetting, NoBalance
+from imbrun.config.balance import NoBalance
+from imbrun.config.balance_auto import BalanceSetting
 from imbrun.config.base import Section
 from imbrun.config.data import CsvData, EcgBeatsData, MnistData, MysqlData
 from imbrun.config.model import Cnn1dModel, DenseModel, LstmModel
@@ -62,7 +63,7 @@ class Experiment(Section):
     split: SplitConfig = SplitConfig()
     preprocess: PreprocessConfig = PreprocessConfig()
     model: ModelConfig = DenseModel()
-    balance: BalanceSetting = NoBalance()  # one strategy, or a list that combines (see config/balance.py)
+    balance: BalanceSetting = NoBalance()  # one strategy, or a list that combines (see config/balance.py; auto: config/balance_auto.py)
     train: TrainConfig = TrainConfig()
     tracking: TrackingConfig = TrackingConfig()
 
