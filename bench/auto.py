@@ -61,6 +61,15 @@ def experiment(table: str, data_dir: Path, fold: int, balance, epochs: int) -> d
             "balance": balance}
 
 
+def resolved_network(epochs: int) -> dict:
+    """The model and train sections every imbrun method runs with, defaults filled in: what --with compares, so that
+    a file measured before a default changed (e.g. early_stopping.tie_break) is not mixed with a new run."""
+    from imbrun.config import validate_config
+
+    cfg = validate_config(experiment(next(iter(TABLES)), Path("."), 0, {"kind": "none"}, epochs))
+    return {"model": cfg.model.model_dump(mode="json"), "train": cfg.train.model_dump(mode="json")}
+
+
 def shortlisted_kinds(table: str, data_dir: Path, epochs: int) -> list[str]:
     """The union over folds of the strategies auto's shortlist pilots (measured on each fold's training split)."""
     from imbrun.balance.auto_candidates import measure, shortlist
@@ -155,11 +164,13 @@ def summarise(rows: list[dict], tables: list[str]) -> dict:
 
 
 def print_report(summary: dict, seconds: float) -> None:
-    autos = [a for a in ("auto", "auto:gmean") if all(a in s["methods"] for s in summary.values())]
-    columns = [*autos, "none", "class_weight", "hindsight", *BASELINES]
+    shown = [m for m in ("auto", "auto:gmean", "none", "class_weight")
+             if all(m in s["methods"] for s in summary.values())]  # --only / --no-auto may leave some out
+    autos = [m for m in shown if m.startswith("auto")]
+    columns = [*shown, "hindsight", *BASELINES]
     print("\nmean over 5 folds: macro-F1 / G-mean\n")
     print("| table | " + " | ".join(columns) + " |")
-    print("|---" * (len(columns) + 2) + "|")
+    print("|---" * (len(columns) + 1) + "|")
     totals: dict[str, dict[str, list[float]]] = {c: {"macro_f1": [], "gmean": []} for c in columns}
     for table, s in summary.items():
         cells = []
@@ -209,8 +220,9 @@ def main() -> None:
     earlier = []
     if args.earlier:
         saved = json.loads(args.earlier.read_text())
-        if (saved.get("model"), saved.get("train"), saved["args"]["epochs"]) != (MODEL, TRAIN, str(args.epochs)):
-            raise SystemExit(f"{args.earlier}: measured with another network, training or --epochs; run it again")
+        if saved.get("network") != resolved_network(args.epochs):
+            raise SystemExit(f"{args.earlier}: measured with another network, training, --epochs or imbrun defaults; "
+                             "run it again")
         earlier = saved["rows"]
     done = {(row["table"], row["fold"], row["method"]) for row in earlier}
     jobs = []
@@ -238,8 +250,8 @@ def main() -> None:
     summary = summarise(rows, args.tables)
     print_report(summary, time.perf_counter() - started)
     if args.out:
-        args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "model": MODEL,
-                                        "train": TRAIN, "rows": rows,
+        args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
+                                        "network": resolved_network(args.epochs), "rows": rows,
                                         "summary": summary}, indent=1) + "\n")
 
 
