@@ -1,7 +1,8 @@
 """`balance: {kind: auto}` against fixed strategies and scikit-learn / imbalanced-learn baselines, by 5-fold CV.
 
-Run from the repository root: python bench/auto.py  (about 15-20 min on 2 cores with --workers 2 and the default
-network; --with FILE.json reuses the rows of an earlier --out, e.g. the fixed strategies of a --no-auto run).
+Run from the repository root: python bench/auto.py  (about 96 min on 2 cores with --workers 2 and the default
+network, two thirds of it the auto variants on phoneme and mammography; --with FILE.json reuses the rows of an
+earlier --out made with the same resolved network and training, e.g. the fixed strategies of a --no-auto run).
 Tables (../shared/data/uci_imbalanced, not copied): pima, haberman, new-thyroid, yeast, phoneme, mammography
 (ecoli is left out: two of its classes have 2 rows, too few for 5 stratified folds).
 
