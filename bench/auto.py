@@ -218,10 +218,10 @@ def main() -> None:
     if not args.data_dir.is_dir():
         raise SystemExit(f"{args.data_dir}: not found (pass --data-dir)")
     started = time.perf_counter()
-    earlier = []
+    network, earlier = resolved_network(args.epochs), []
     if args.earlier:
         saved = json.loads(args.earlier.read_text())
-        if saved.get("network") != resolved_network(args.epochs):
+        if saved.get("network") != network:
             raise SystemExit(f"{args.earlier}: measured with another network, training, --epochs or imbrun defaults; "
                              "run it again")
         earlier = saved["rows"]
@@ -252,7 +252,7 @@ def main() -> None:
     print_report(summary, time.perf_counter() - started)
     if args.out:
         args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
-                                        "network": resolved_network(args.epochs), "rows": rows,
+                                        "network": network, "rows": rows,
                                         "summary": summary}, indent=1) + "\n")
 
 

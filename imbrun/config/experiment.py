@@ -63,7 +63,8 @@ class Experiment(Section):
     split: SplitConfig = SplitConfig()
     preprocess: PreprocessConfig = PreprocessConfig()
     model: ModelConfig = DenseModel()
-    balance: BalanceSetting = NoBalance()  # one strategy, or a list that combines (see config/balance.py; auto: config/balance_auto.py)
+    # one strategy, a list that combines (config/balance.py), or auto (config/balance_auto.py)
+    balance: BalanceSetting = NoBalance()
     train: TrainConfig = TrainConfig()
     tracking: TrackingConfig = TrackingConfig()
 
